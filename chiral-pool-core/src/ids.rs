@@ -1,0 +1,151 @@
+//! Identifiers: pools and the payout ids of miners.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::identity::PublicKey;
+
+/// Domain separator of pool id derivation.
+const POOL_ID_DOMAIN: &[u8] = b"chiral/pool-id/v1";
+
+/// A pool's id: `sha256("chiral/pool-id/v1" || owner key || len(name) || name)`.
+///
+/// Deriving the id from the owner's key means only the owner can sign a
+/// valid announcement for it.
+///
+/// ```
+/// use chiral_pool_core::{identity::Keypair, ids::PoolId};
+/// let owner = Keypair::from_secret_bytes([7; 32]).public();
+/// assert_eq!(PoolId::derive(&owner, "alpha"), PoolId::derive(&owner, "alpha"));
+/// assert_ne!(PoolId::derive(&owner, "alpha"), PoolId::derive(&owner, "beta"));
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct PoolId([u8; 32]);
+
+impl PoolId {
+    /// Derives the id of the pool `name` owned by `owner`.
+    pub fn derive(owner: &PublicKey, name: &str) -> Self {
+        let mut h = Sha256::new();
+        h.update(POOL_ID_DOMAIN);
+        h.update(owner.as_bytes());
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        PoolId(h.finalize().into())
+    }
+
+    /// Wraps raw bytes (for decoding; ids are normally derived).
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        PoolId(bytes)
+    }
+
+    /// The raw bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(PoolId(out))
+    }
+}
+
+impl fmt::Debug for PoolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PoolId({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for PoolId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// Longest payout id, in bytes.
+pub const MAX_PAYOUT_ID_LEN: usize = 64;
+
+/// Why a string is not a payout id.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayoutIdError {
+    /// Empty or longer than [`MAX_PAYOUT_ID_LEN`].
+    #[error("payout id must be 1 to {MAX_PAYOUT_ID_LEN} bytes, got {0}")]
+    Length(usize),
+    /// A character outside `[A-Za-z0-9_-:]`.
+    #[error("payout id may only hold ASCII letters, digits, '_', '-' and ':'")]
+    Charset,
+}
+
+/// Where a miner's earnings go: a payout address or account name, 1 to 64
+/// bytes of `[A-Za-z0-9_-:]`. The `.` is excluded because Stratum usernames
+/// are `<payout id>.<worker>`.
+///
+/// ```
+/// use chiral_pool_core::ids::PayoutId;
+/// assert!(PayoutId::new("bc1qalice").is_ok());
+/// assert!(PayoutId::new("bad.id").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct PayoutId(String);
+
+impl PayoutId {
+    /// Checks and wraps a payout id.
+    pub fn new(id: impl Into<String>) -> Result<Self, PayoutIdError> {
+        let id = id.into();
+        Self::check(id.as_bytes())?;
+        Ok(PayoutId(id))
+    }
+
+    /// Checks raw bytes and wraps them (used by coinbase commitments).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, PayoutIdError> {
+        Self::check(bytes)?;
+        // The charset check guarantees ASCII, hence UTF-8.
+        Ok(PayoutId(bytes.iter().map(|&b| b as char).collect()))
+    }
+
+    fn check(bytes: &[u8]) -> Result<(), PayoutIdError> {
+        if bytes.is_empty() || bytes.len() > MAX_PAYOUT_ID_LEN {
+            return Err(PayoutIdError::Length(bytes.len()));
+        }
+        if !bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'))
+        {
+            return Err(PayoutIdError::Charset);
+        }
+        Ok(())
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for PayoutId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(deserializer)?;
+        PayoutId::new(s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl fmt::Debug for PayoutId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PayoutId({})", self.0)
+    }
+}
+
+impl fmt::Display for PayoutId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}

@@ -1,0 +1,125 @@
+//! Work templates: the parts a miner needs to build shares, and a simple
+//! CPU search over nonces (for examples, tests and benches).
+
+use std::ops::Range;
+
+use super::commitment::encode_commitment;
+use super::Share;
+use crate::ids::{PayoutId, PoolId};
+use crate::pow::{merkle_root_from_branch, sha256d, BlockHeader, Hash256, Target};
+
+/// A job: everything but the extranonce and the nonce. The coinbase is
+/// `coinb1 || extranonce || coinb2`, as in Stratum V1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkTemplate {
+    /// Block version.
+    pub version: i32,
+    /// Previous block hash, internal byte order.
+    pub prev_hash: Hash256,
+    /// Network target, compact.
+    pub bits: u32,
+    /// Header time.
+    pub time: u32,
+    /// Coinbase bytes before the extranonce.
+    pub coinb1: Vec<u8>,
+    /// Coinbase bytes after the extranonce.
+    pub coinb2: Vec<u8>,
+    /// Merkle branch of the coinbase.
+    pub merkle_branch: Vec<Hash256>,
+}
+
+impl WorkTemplate {
+    /// A template for a synthetic chain: a coinbase-only block whose
+    /// coinbase is a well-formed transaction with the block height and the
+    /// extranonce in its script, one output, and an `OP_RETURN` output
+    /// carrying the pool/payout commitment. `extranonce_len` bytes are
+    /// left for the extranonce.
+    pub fn synthetic(
+        pool: &PoolId,
+        payout: &PayoutId,
+        prev_hash: Hash256,
+        bits: u32,
+        time: u32,
+        height: u32,
+        extranonce_len: usize,
+    ) -> Self {
+        let mut coinb1 = Vec::with_capacity(64);
+        coinb1.extend_from_slice(&1u32.to_le_bytes()); // tx version
+        coinb1.push(1); // one input
+        coinb1.extend_from_slice(&[0u8; 32]); // null prevout hash
+        coinb1.extend_from_slice(&u32::MAX.to_le_bytes()); // prevout index
+        let height_push = [4u8]; // push 4 bytes: the height
+        let script_len = height_push.len() + 4 + extranonce_len;
+        coinb1.push(script_len as u8);
+        coinb1.extend_from_slice(&height_push);
+        coinb1.extend_from_slice(&height.to_le_bytes());
+
+        let commitment = encode_commitment(pool, payout);
+        let mut coinb2 = Vec::with_capacity(64 + commitment.len());
+        coinb2.extend_from_slice(&u32::MAX.to_le_bytes()); // sequence
+        coinb2.push(2); // two outputs
+        coinb2.extend_from_slice(&0u64.to_le_bytes()); // value: the synthetic chain has no UTXOs
+        coinb2.push(1);
+        coinb2.push(0x51); // OP_TRUE
+        coinb2.extend_from_slice(&0u64.to_le_bytes());
+        coinb2.push((commitment.len() + 2) as u8);
+        coinb2.push(0x6a); // OP_RETURN
+        coinb2.push(commitment.len() as u8);
+        coinb2.extend_from_slice(&commitment);
+        coinb2.extend_from_slice(&0u32.to_le_bytes()); // lock time
+        WorkTemplate {
+            version: 0x2000_0000,
+            prev_hash,
+            bits,
+            time,
+            coinb1,
+            coinb2,
+            merkle_branch: Vec::new(),
+        }
+    }
+
+    /// The coinbase for one extranonce.
+    pub fn coinbase(&self, extranonce: &[u8]) -> Vec<u8> {
+        let mut out =
+            Vec::with_capacity(self.coinb1.len() + extranonce.len() + self.coinb2.len());
+        out.extend_from_slice(&self.coinb1);
+        out.extend_from_slice(extranonce);
+        out.extend_from_slice(&self.coinb2);
+        out
+    }
+
+    /// The header for one extranonce and nonce.
+    pub fn header(&self, extranonce: &[u8], nonce: u32) -> BlockHeader {
+        let root = merkle_root_from_branch(sha256d(&self.coinbase(extranonce)), &self.merkle_branch);
+        BlockHeader::new(self.version, self.prev_hash, root, self.time, self.bits, nonce)
+    }
+
+    /// Searches `nonces` for a header meeting `target` and returns it as a
+    /// share claiming `pool` and `payout`.
+    pub fn mine(
+        &self,
+        pool: PoolId,
+        payout: PayoutId,
+        target: Target,
+        extranonce: &[u8],
+        nonces: Range<u32>,
+    ) -> Option<Share> {
+        let coinbase = self.coinbase(extranonce);
+        let base = self.header(extranonce, 0);
+        let mut bytes = base.to_bytes();
+        for nonce in nonces {
+            bytes[76..80].copy_from_slice(&nonce.to_le_bytes());
+            if target.is_met_by(&sha256d(&bytes)) {
+                return Some(Share {
+                    pool_id: pool,
+                    payout_id: payout,
+                    target,
+                    header: base.with_nonce(nonce),
+                    coinbase,
+                    merkle_branch: self.merkle_branch.clone(),
+                });
+            }
+        }
+        None
+    }
+}

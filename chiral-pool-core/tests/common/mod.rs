@@ -1,0 +1,69 @@
+//! Shared fixtures for the core integration tests.
+#![allow(dead_code)]
+
+use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::ids::{PayoutId, PoolId};
+use chiral_pool_core::pow::{Difficulty, Target};
+use chiral_pool_core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
+
+/// Diff1 bits: shares at tiny difficulty are not blocks.
+pub const DIFF1_BITS: u32 = 0x1d00ffff;
+/// Regtest bits: about every second hash is a block.
+pub const REGTEST_BITS: u32 = 0x207fffff;
+
+pub struct Fixture {
+    pub owner: Keypair,
+    pub pool: PoolId,
+    pub tip: [u8; 32],
+    pub bits: u32,
+    pub share_target: Target,
+}
+
+impl Fixture {
+    pub fn new(bits: u32) -> Self {
+        let owner = Keypair::from_secret_bytes([42; 32]);
+        let pool = PoolId::derive(&owner.public(), "fixture");
+        Fixture {
+            owner,
+            pool,
+            tip: [0x11; 32],
+            bits,
+            share_target: Target::from_difficulty(1.0 / 4096.0).expect("valid difficulty"),
+        }
+    }
+
+    pub fn config(&self) -> ShareValidatorConfig {
+        ShareValidatorConfig {
+            min_difficulty: Difficulty::from_raw(1 << 16),
+            ..ShareValidatorConfig::new()
+        }
+    }
+
+    pub fn validator(&self) -> ShareValidator {
+        let mut v = ShareValidator::new(self.pool, self.config());
+        v.add_tip(self.tip, self.bits).expect("valid bits");
+        v
+    }
+
+    pub fn payout(name: &str) -> PayoutId {
+        PayoutId::new(name).expect("valid payout id")
+    }
+
+    pub fn template_for(&self, payout: &PayoutId) -> WorkTemplate {
+        WorkTemplate::synthetic(&self.pool, payout, self.tip, self.bits, 1_700_000_000, 7, 8)
+    }
+
+    /// A valid share for `payout`; `seed` picks the extranonce so shares differ.
+    pub fn share(&self, payout: &str, seed: u64) -> Share {
+        let payout = Self::payout(payout);
+        self.template_for(&payout)
+            .mine(
+                self.pool,
+                payout,
+                self.share_target,
+                &seed.to_le_bytes(),
+                0..u32::MAX,
+            )
+            .expect("a share exists at difficulty 1/4096")
+    }
+}
