@@ -87,6 +87,8 @@ fn difficulty_of_mainnet_targets() {
     let genesis = Target::from_compact(0x1d00ffff).expect("valid");
     assert!((genesis.difficulty() - 1.0).abs() < 1e-12);
     // Block 100000's published difficulty is 14484.1623612254.
-    let d = Target::from_compact(0x1b04864c).expect("valid").difficulty();
+    let d = Target::from_compact(0x1b04864c)
+        .expect("valid")
+        .difficulty();
     assert!((d - 14_484.162_361_225_4).abs() < 1e-6, "{d}");
 }

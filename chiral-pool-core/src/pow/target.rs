@@ -283,9 +283,15 @@ mod tests {
             Target::from_difficulty(1.0 / 4096.0).map(|t| t.0),
             Ok(DIFF1 << 12usize)
         );
-        assert_eq!(Target::from_difficulty(3.0).map(|t| t.0), Ok(DIFF1 / U256::from(3u8)));
+        assert_eq!(
+            Target::from_difficulty(3.0).map(|t| t.0),
+            Ok(DIFF1 / U256::from(3u8))
+        );
         assert_eq!(Target::from_difficulty(1e-300), Ok(Target::MAX));
-        assert_eq!(Target::from_difficulty(1e300).map(|t| t.0.is_zero()), Ok(true));
+        assert_eq!(
+            Target::from_difficulty(1e300).map(|t| t.0.is_zero()),
+            Ok(true)
+        );
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert_eq!(
                 Target::from_difficulty(bad),

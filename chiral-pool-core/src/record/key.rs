@@ -51,7 +51,10 @@ impl RecordKey {
 
     /// Provider set of the publishers of share batches for a pool bucket.
     pub fn share_publishers(pool: &PoolId, bucket: u64) -> Self {
-        RecordKey(format!("{SHARE_PREFIX}{}:publishers:{bucket}", pool.to_hex()))
+        RecordKey(format!(
+            "{SHARE_PREFIX}{}:publishers:{bucket}",
+            pool.to_hex()
+        ))
     }
 
     /// Key of a pool's coordinator lease.
@@ -71,7 +74,12 @@ impl RecordKey {
 
     /// Accepts a key of at most [`MAX_KEY_LEN`] bytes in a known namespace.
     pub fn parse(s: &str) -> Option<Self> {
-        let known = [POOL_PREFIX, SHARE_PREFIX, COORDINATOR_PREFIX, DIRECTORY_PREFIX];
+        let known = [
+            POOL_PREFIX,
+            SHARE_PREFIX,
+            COORDINATOR_PREFIX,
+            DIRECTORY_PREFIX,
+        ];
         (s.len() <= MAX_KEY_LEN && known.iter().any(|p| s.starts_with(p)))
             .then(|| RecordKey(s.to_owned()))
     }

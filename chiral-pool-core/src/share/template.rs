@@ -80,8 +80,7 @@ impl WorkTemplate {
 
     /// The coinbase for one extranonce.
     pub fn coinbase(&self, extranonce: &[u8]) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(self.coinb1.len() + extranonce.len() + self.coinb2.len());
+        let mut out = Vec::with_capacity(self.coinb1.len() + extranonce.len() + self.coinb2.len());
         out.extend_from_slice(&self.coinb1);
         out.extend_from_slice(extranonce);
         out.extend_from_slice(&self.coinb2);
@@ -90,8 +89,16 @@ impl WorkTemplate {
 
     /// The header for one extranonce and nonce.
     pub fn header(&self, extranonce: &[u8], nonce: u32) -> BlockHeader {
-        let root = merkle_root_from_branch(sha256d(&self.coinbase(extranonce)), &self.merkle_branch);
-        BlockHeader::new(self.version, self.prev_hash, root, self.time, self.bits, nonce)
+        let root =
+            merkle_root_from_branch(sha256d(&self.coinbase(extranonce)), &self.merkle_branch);
+        BlockHeader::new(
+            self.version,
+            self.prev_hash,
+            root,
+            self.time,
+            self.bits,
+            nonce,
+        )
     }
 
     /// Searches `nonces` for a header meeting `target` and returns it as a

@@ -6,9 +6,7 @@ use super::commitment::{find_commitment, CommitmentError};
 use super::Share;
 use crate::codec::CodecError;
 use crate::ids::{PayoutId, PoolId};
-use crate::pow::{
-    merkle_root_from_branch, sha256d, Difficulty, Hash256, PowHash, Sha256d, Target,
-};
+use crate::pow::{merkle_root_from_branch, sha256d, Difficulty, Hash256, PowHash, Sha256d, Target};
 
 /// Why a share is rejected. Each check has its own variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -158,8 +156,8 @@ impl<H: PowHash> ShareValidator<H> {
         if self.knows_tip(&prev_hash) {
             return Ok(());
         }
-        let network_target =
-            Target::from_compact(bits).map_err(|_| ShareError::Malformed("invalid network bits"))?;
+        let network_target = Target::from_compact(bits)
+            .map_err(|_| ShareError::Malformed("invalid network bits"))?;
         self.tips.push_back(Tip {
             prev_hash,
             bits,
@@ -194,7 +192,9 @@ impl<H: PowHash> ShareValidator<H> {
             .find(|t| &t.prev_hash == share.header.prev_hash())
             .ok_or(ShareError::Stale)?;
         if share.header.bits() != tip.bits {
-            return Err(ShareError::Malformed("header bits differ from the network's"));
+            return Err(ShareError::Malformed(
+                "header bits differ from the network's",
+            ));
         }
         let (pool, payout) = find_commitment(&share.coinbase)?;
         if pool != self.pool_id || payout != share.payout_id {

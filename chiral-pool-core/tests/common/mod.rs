@@ -8,8 +8,9 @@ use chiral_pool_core::share::{Share, ShareValidator, ShareValidatorConfig, WorkT
 
 /// Diff1 bits: shares at tiny difficulty are not blocks.
 pub const DIFF1_BITS: u32 = 0x1d00ffff;
-/// Regtest bits: about every second hash is a block.
-pub const REGTEST_BITS: u32 = 0x207fffff;
+/// Network target about half the fixture's share target: about every
+/// second share is a block.
+pub const HALF_SHARE_BITS: u32 = 0x1f7fffff;
 
 pub struct Fixture {
     pub owner: Keypair,
@@ -28,13 +29,13 @@ impl Fixture {
             pool,
             tip: [0x11; 32],
             bits,
-            share_target: Target::from_difficulty(1.0 / 4096.0).expect("valid difficulty"),
+            share_target: Target::from_difficulty(1.0 / 16_777_216.0).expect("valid difficulty"),
         }
     }
 
     pub fn config(&self) -> ShareValidatorConfig {
         ShareValidatorConfig {
-            min_difficulty: Difficulty::from_raw(1 << 16),
+            min_difficulty: Difficulty::from_raw(1 << 4),
             ..ShareValidatorConfig::new()
         }
     }
@@ -64,6 +65,6 @@ impl Fixture {
                 &seed.to_le_bytes(),
                 0..u32::MAX,
             )
-            .expect("a share exists at difficulty 1/4096")
+            .expect("a share exists at difficulty 2^-24")
     }
 }
