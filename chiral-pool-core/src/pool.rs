@@ -22,7 +22,9 @@ pub const MAX_REGION_LEN: usize = 32;
 /// assert_eq!(fee.of(1_000_000), 15_000);
 /// assert!(FeeBps::new(10_001).is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
 pub struct FeeBps(u16);
 
 impl FeeBps {
