@@ -191,7 +191,7 @@ proptest! {
             ledger.credit(&s).expect("conserved");
             prop_assert!(ledger.check());
             for (id, amount) in ledger.pay_all() {
-                prop_assert!(amount as u64 >= min_payout);
+                prop_assert!(amount >= min_payout);
                 prop_assert_eq!(ledger.account(&id).outstanding(), 0);
             }
             prop_assert!(ledger.check());
