@@ -4,7 +4,9 @@
 //! (a DHT, or one process), plus provider-style set membership so that
 //! directories never need a shared read-modify-write record.
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 
@@ -36,6 +38,9 @@ pub enum StoreError {
     /// The store was shut down.
     #[error("store is shut down")]
     Closed,
+    /// A bound of the store (keys, records per key, set members) is reached.
+    #[error("store capacity exceeded: {0}")]
+    CapacityExceeded(&'static str),
     /// A backend-specific failure.
     #[error("backend: {0}")]
     Backend(String),
@@ -64,3 +69,59 @@ pub trait RecordStore: Send + Sync {
     /// The public key this store signs and advertises as.
     fn local_key(&self) -> PublicKey;
 }
+
+/// A source of wall-clock time in unix seconds. Record expiry, leases and
+/// share windows take time from here so tests can control it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Seconds since the Unix epoch.
+    fn now(&self) -> u64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+}
+
+/// A clock that moves only when told; clones share the same time.
+///
+/// ```
+/// use chiral_pool_core::store::{Clock, ManualClock};
+/// let clock = ManualClock::new(100);
+/// clock.advance(5);
+/// assert_eq!(clock.clone().now(), 105);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct ManualClock(Arc<AtomicU64>);
+
+impl ManualClock {
+    /// A clock standing at `now`.
+    pub fn new(now: u64) -> Self {
+        ManualClock(Arc::new(AtomicU64::new(now)))
+    }
+
+    /// Moves the clock forward by `secs`.
+    pub fn advance(&self, secs: u64) {
+        self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// Sets the clock.
+    pub fn set(&self, now: u64) {
+        self.0.store(now, Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// A shared clock handle.
+pub type SharedClock = Arc<dyn Clock>;

@@ -294,6 +294,15 @@ impl SignedRecord {
         Ok(codec::decode(&self.payload, MAX_RECORD_BYTES)?)
     }
 
+    /// A copy with another sequence number and the old signature, so it no
+    /// longer verifies. For fault injection and tests of verification.
+    pub fn with_seq_unsigned(&self, seq: u64) -> SignedRecord {
+        SignedRecord {
+            seq,
+            ..self.clone()
+        }
+    }
+
     /// Record kind.
     pub fn kind(&self) -> RecordKind {
         self.kind

@@ -1,0 +1,101 @@
+//! Configuration of a Kademlia node.
+
+use std::num::NonZeroUsize;
+use std::time::Duration;
+
+use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::record::MAX_RECORD_BYTES;
+use libp2p::{Multiaddr, StreamProtocol};
+
+/// The Kademlia protocol name of chiral-pool: our own, so chiral nodes never
+/// mix routing tables with the IPFS DHT.
+pub const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/chiral/kad/1.0.0");
+/// The identify protocol version string.
+pub const IDENTIFY_PROTOCOL: &str = "/chiral/id/1.0.0";
+
+/// Settings of a [`KadStore`](super::KadStore). Build with [`KadConfig::new`]
+/// and adjust fields; every default is documented on its field.
+#[derive(Debug, Clone)]
+pub struct KadConfig {
+    /// The node's key: its libp2p peer id and its record-signing key are
+    /// the same ed25519 key. Default: a fresh random key.
+    pub keypair: Keypair,
+    /// Address to listen on. Default: `/ip4/127.0.0.1/tcp/0`.
+    pub listen: Multiaddr,
+    /// Peers to join through, each ending in `/p2p/<peer id>`. Default: none.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Kademlia `k`: how many closest peers hold each record. Default: 20.
+    pub replication_factor: NonZeroUsize,
+    /// Time limit of one Kademlia query. Default: 10 s.
+    pub query_timeout: Duration,
+    /// Time limit of one call on the handle, queueing included. Default: 15 s.
+    pub operation_timeout: Duration,
+    /// Records held locally. Default: 65,536 (kad's default of 1,024 is
+    /// too few for share batches of busy pools).
+    pub max_records: usize,
+    /// Providers held per key. Default: 4,096 (kad's default is `k` = 20,
+    /// which would cap the pool directory at 20 publishers).
+    pub max_providers_per_key: usize,
+    /// Keys this node provides. Default: 4,096.
+    pub max_provided_keys: usize,
+    /// How long provider records live on other nodes. Default: 1 h.
+    pub provider_ttl: Duration,
+    /// How often this node re-announces what it provides. Default: 20 min.
+    pub provider_republish: Duration,
+    /// Queue of commands from handles to the node task. Default: 256.
+    pub command_buffer: usize,
+    /// Connections idle for this long are closed. Default: 120 s.
+    pub idle_connection_timeout: Duration,
+    /// Invalid records a peer may send before it is disconnected and its
+    /// further records ignored. Default: 3.
+    pub max_invalid_records: u32,
+}
+
+impl KadConfig {
+    /// Defaults with a fresh random key.
+    pub fn new() -> Self {
+        KadConfig {
+            keypair: Keypair::generate(),
+            listen: "/ip4/127.0.0.1/tcp/0"
+                .parse()
+                .unwrap_or_else(|_| Multiaddr::empty()),
+            bootstrap: Vec::new(),
+            replication_factor: NonZeroUsize::new(20).unwrap_or(NonZeroUsize::MIN),
+            query_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(15),
+            max_records: 65_536,
+            max_providers_per_key: 4_096,
+            max_provided_keys: 4_096,
+            provider_ttl: Duration::from_secs(3600),
+            provider_republish: Duration::from_secs(20 * 60),
+            command_buffer: 256,
+            idle_connection_timeout: Duration::from_secs(120),
+            max_invalid_records: 3,
+        }
+    }
+
+    /// The same settings with another key.
+    pub fn with_keypair(mut self, keypair: Keypair) -> Self {
+        self.keypair = keypair;
+        self
+    }
+
+    /// The same settings with bootstrap peers.
+    pub fn with_bootstrap(mut self, bootstrap: Vec<Multiaddr>) -> Self {
+        self.bootstrap = bootstrap;
+        self
+    }
+
+    /// Largest Kademlia message: one record at [`MAX_RECORD_BYTES`] plus
+    /// framing and the key, with headroom (kad's default is 16 KiB, too
+    /// small for our 64 KiB records).
+    pub(crate) fn max_packet_size(&self) -> usize {
+        MAX_RECORD_BYTES * 2 + 4096
+    }
+}
+
+impl Default for KadConfig {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -1,0 +1,204 @@
+//! The Kademlia backend: a libp2p swarm in its own task, driven through a
+//! cloneable handle.
+//!
+//! Every handle call is a command on a bounded channel with a oneshot
+//! reply, under a timeout. Dropping the last handle (or calling
+//! [`KadStore::shutdown`]) stops the node.
+
+mod config;
+mod node;
+
+pub use config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chiral_pool_core::identity::PublicKey;
+use chiral_pool_core::record::{RecordKey, SignedRecord};
+use chiral_pool_core::store::{PutReport, RecordStore, StoreError};
+use libp2p::{Multiaddr, PeerId};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use node::{Command, Node};
+
+/// Errors starting a Kademlia node.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KadError {
+    /// The transport could not be built.
+    #[error("transport: {0}")]
+    Transport(String),
+    /// The listen address could not be bound.
+    #[error("listen on {addr}: {reason}")]
+    Listen {
+        /// The address.
+        addr: Multiaddr,
+        /// Why.
+        reason: String,
+    },
+    /// A bootstrap address lacks `/p2p/<peer id>`.
+    #[error("bootstrap address {0} has no /p2p/<peer id>")]
+    BootstrapAddress(Multiaddr),
+}
+
+/// Counters of one node, readable at any time.
+#[derive(Debug, Default)]
+pub struct NodeStats {
+    /// Inbound records verified and stored.
+    pub records_accepted: AtomicU64,
+    /// Inbound or fetched records that failed verification and were dropped.
+    pub records_rejected: AtomicU64,
+    /// Peers disconnected for sending invalid records.
+    pub peers_banned: AtomicU64,
+}
+
+impl NodeStats {
+    /// (accepted, rejected, banned) now.
+    pub fn snapshot(&self) -> (u64, u64, u64) {
+        (
+            self.records_accepted.load(Ordering::Relaxed),
+            self.records_rejected.load(Ordering::Relaxed),
+            self.peers_banned.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// A [`RecordStore`] on libp2p Kademlia.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use chiral_pool_dht::{KadConfig, KadStore};
+/// let a = KadStore::spawn(KadConfig::new()).await?;
+/// let b = KadStore::spawn(KadConfig::new().with_bootstrap(a.dial_addresses())).await?;
+/// b.wait_for_peers(1).await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct KadStore {
+    commands: mpsc::Sender<Command>,
+    local_key: PublicKey,
+    peer_id: PeerId,
+    listen: Vec<Multiaddr>,
+    peers: watch::Receiver<usize>,
+    stats: Arc<NodeStats>,
+    timeout: Duration,
+}
+
+impl KadStore {
+    /// Starts a node: builds the swarm, binds the listen address, dials the
+    /// bootstrap peers and returns once the node is listening.
+    pub async fn spawn(config: KadConfig) -> Result<KadStore, KadError> {
+        let (tx, rx) = mpsc::channel(config.command_buffer.max(1));
+        let (peers_tx, peers_rx) = watch::channel(0usize);
+        let stats = Arc::new(NodeStats::default());
+        let timeout = config.operation_timeout;
+        let local_key = config.keypair.public();
+        let (node, peer_id, listen) = Node::start(config, rx, peers_tx, stats.clone()).await?;
+        tokio::spawn(node.run());
+        Ok(KadStore {
+            commands: tx,
+            local_key,
+            peer_id,
+            listen,
+            peers: peers_rx,
+            stats,
+            timeout,
+        })
+    }
+
+    /// The node's peer id.
+    pub fn peer_id(&self) -> PeerId {
+        self.peer_id
+    }
+
+    /// The addresses the node listens on.
+    pub fn listen_addrs(&self) -> &[Multiaddr] {
+        &self.listen
+    }
+
+    /// Listen addresses with `/p2p/<peer id>` appended: what others pass as
+    /// bootstrap.
+    pub fn dial_addresses(&self) -> Vec<Multiaddr> {
+        self.listen
+            .iter()
+            .map(|a| {
+                a.clone()
+                    .with(libp2p::multiaddr::Protocol::P2p(self.peer_id))
+            })
+            .collect()
+    }
+
+    /// Peers in the routing table now.
+    pub fn peer_count(&self) -> usize {
+        *self.peers.borrow()
+    }
+
+    /// Waits until the routing table holds at least `n` peers (returns at
+    /// once if the node stopped).
+    pub async fn wait_for_peers(&self, n: usize) {
+        let mut rx = self.peers.clone();
+        let _ = rx.wait_for(|count| *count >= n).await;
+    }
+
+    /// The node's counters.
+    pub fn stats(&self) -> Arc<NodeStats> {
+        self.stats.clone()
+    }
+
+    /// Dials another node (an address ending in `/p2p/<peer id>`).
+    pub async fn dial(&self, addr: Multiaddr) -> Result<(), StoreError> {
+        self.call(|reply| Command::Dial { addr, reply }).await?
+    }
+
+    /// Stops the node; other handles see [`StoreError::Closed`].
+    pub async fn shutdown(&self) {
+        let _ = self.commands.send(Command::Shutdown).await;
+    }
+
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = oneshot::channel();
+        let fut = async {
+            self.commands
+                .send(make(tx))
+                .await
+                .map_err(|_| StoreError::Closed)?;
+            rx.await.map_err(|_| StoreError::Closed)
+        };
+        tokio::time::timeout(self.timeout, fut)
+            .await
+            .map_err(|_| StoreError::Timeout)?
+    }
+}
+
+#[async_trait]
+impl RecordStore for KadStore {
+    async fn put(&self, record: SignedRecord) -> Result<PutReport, StoreError> {
+        self.call(|reply| Command::Put { record, reply }).await?
+    }
+
+    async fn get(&self, key: &RecordKey) -> Result<Vec<SignedRecord>, StoreError> {
+        let key = key.clone();
+        self.call(|reply| Command::Get { key, reply }).await?
+    }
+
+    async fn advertise(&self, set: &RecordKey, _ttl: Duration) -> Result<(), StoreError> {
+        // Kademlia provider records live for `KadConfig::provider_ttl` and
+        // are republished by the node itself while it runs.
+        let key = set.clone();
+        self.call(|reply| Command::Provide { key, reply }).await?
+    }
+
+    async fn members(&self, set: &RecordKey) -> Result<Vec<PublicKey>, StoreError> {
+        let key = set.clone();
+        self.call(|reply| Command::Providers { key, reply }).await?
+    }
+
+    fn local_key(&self) -> PublicKey {
+        self.local_key
+    }
+}

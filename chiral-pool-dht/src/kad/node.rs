@@ -1,0 +1,568 @@
+//! The node task: owns the swarm, serves commands, validates records.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chiral_pool_core::identity::PublicKey;
+use chiral_pool_core::record::{select_best, RecordKey, SignedRecord, MAX_RECORD_BYTES};
+use chiral_pool_core::store::{Clock, PutReport, StoreError, SystemClock};
+use futures::StreamExt;
+use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore as _};
+use libp2p::kad::{
+    self, GetProvidersOk, GetRecordOk, InboundRequest, PeerRecord, PutRecordError, QueryId,
+    QueryResult, Quorum,
+};
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, noise, tcp, yamux, Multiaddr, PeerId, Swarm};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::{debug, info_span, warn, Instrument};
+
+use super::config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+use super::{KadError, NodeStats};
+
+type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
+
+/// A request from a handle to the node task.
+pub(super) enum Command {
+    Put {
+        record: SignedRecord,
+        reply: Reply<PutReport>,
+    },
+    Get {
+        key: RecordKey,
+        reply: Reply<Vec<SignedRecord>>,
+    },
+    Provide {
+        key: RecordKey,
+        reply: Reply<()>,
+    },
+    Providers {
+        key: RecordKey,
+        reply: Reply<Vec<PublicKey>>,
+    },
+    Dial {
+        addr: Multiaddr,
+        reply: Reply<()>,
+    },
+    Shutdown,
+}
+
+#[derive(NetworkBehaviour)]
+pub(super) struct Behaviour {
+    kad: kad::Behaviour<MemoryStore>,
+    identify: identify::Behaviour,
+}
+
+enum Pending {
+    Get {
+        key: RecordKey,
+        found: Vec<SignedRecord>,
+        reply: Reply<Vec<SignedRecord>>,
+    },
+    Put {
+        quorum: usize,
+        reply: Reply<PutReport>,
+    },
+    Provide {
+        reply: Reply<()>,
+    },
+    Providers {
+        found: BTreeSet<PublicKey>,
+        reply: Reply<Vec<PublicKey>>,
+    },
+}
+
+/// How often expired records are purged from the local store.
+const PURGE_INTERVAL: Duration = Duration::from_secs(30);
+
+pub(super) struct Node {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    peers: watch::Sender<usize>,
+    stats: Arc<NodeStats>,
+    pending: HashMap<QueryId, Pending>,
+    strikes: HashMap<PeerId, u32>,
+    banned: HashSet<PeerId>,
+    config: KadConfig,
+    clock: SystemClock,
+}
+
+impl Node {
+    pub(super) async fn start(
+        config: KadConfig,
+        commands: mpsc::Receiver<Command>,
+        peers: watch::Sender<usize>,
+        stats: Arc<NodeStats>,
+    ) -> Result<(Node, PeerId, Vec<Multiaddr>), KadError> {
+        let identity = libp2p::identity::Keypair::ed25519_from_bytes(config.keypair.secret_bytes())
+            .map_err(|e| KadError::Transport(e.to_string()))?;
+        let peer_id = identity.public().to_peer_id();
+        let mut kad_config = kad::Config::new(KAD_PROTOCOL);
+        kad_config
+            .set_query_timeout(config.query_timeout)
+            .set_replication_factor(config.replication_factor)
+            .set_record_filtering(kad::StoreInserts::FilterBoth)
+            .set_max_packet_size(config.max_packet_size())
+            .set_provider_record_ttl(Some(config.provider_ttl))
+            .set_provider_publication_interval(Some(config.provider_republish));
+        let store = MemoryStore::with_config(
+            peer_id,
+            MemoryStoreConfig {
+                max_records: config.max_records,
+                max_value_bytes: MAX_RECORD_BYTES,
+                max_providers_per_key: config.max_providers_per_key,
+                max_provided_keys: config.max_provided_keys,
+            },
+        );
+        let idle = config.idle_connection_timeout;
+        let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )
+            .map_err(|e| KadError::Transport(e.to_string()))?
+            .with_behaviour(|key| {
+                let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
+                // Loopback and private addresses are never confirmed as
+                // external, so automatic mode would leave us a client that
+                // stores nothing.
+                kad.set_mode(Some(kad::Mode::Server));
+                Behaviour {
+                    kad,
+                    identify: identify::Behaviour::new(identify::Config::new(
+                        IDENTIFY_PROTOCOL.to_owned(),
+                        key.public(),
+                    )),
+                }
+            })
+            .map_err(|e| KadError::Transport(e.to_string()))?
+            .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+            .build();
+
+        swarm
+            .listen_on(config.listen.clone())
+            .map_err(|e| KadError::Listen {
+                addr: config.listen.clone(),
+                reason: e.to_string(),
+            })?;
+        let listen = loop {
+            match tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some()).await {
+                Ok(SwarmEvent::NewListenAddr { address, .. }) => break vec![address],
+                Ok(SwarmEvent::ListenerError { error, .. }) => {
+                    return Err(KadError::Listen {
+                        addr: config.listen.clone(),
+                        reason: error.to_string(),
+                    })
+                }
+                Ok(SwarmEvent::ListenerClosed { reason, .. }) => {
+                    return Err(KadError::Listen {
+                        addr: config.listen.clone(),
+                        reason: format!("{reason:?}"),
+                    })
+                }
+                Ok(_) => continue,
+                Err(_) => {
+                    return Err(KadError::Listen {
+                        addr: config.listen.clone(),
+                        reason: "no listen address within 10 s".into(),
+                    })
+                }
+            }
+        };
+
+        for addr in &config.bootstrap {
+            let Some(Protocol::P2p(peer)) = addr.iter().last() else {
+                return Err(KadError::BootstrapAddress(addr.clone()));
+            };
+            let mut bare = addr.clone();
+            bare.pop();
+            swarm.behaviour_mut().kad.add_address(&peer, bare);
+            if let Err(e) = swarm.dial(addr.clone()) {
+                warn!(%addr, error = %e, "bootstrap dial failed");
+            }
+        }
+        if !config.bootstrap.is_empty() {
+            let _ = swarm.behaviour_mut().kad.bootstrap();
+        }
+
+        let node = Node {
+            swarm,
+            commands,
+            peers,
+            stats,
+            pending: HashMap::new(),
+            strikes: HashMap::new(),
+            banned: HashSet::new(),
+            config,
+            clock: SystemClock,
+        };
+        Ok((node, peer_id, listen))
+    }
+
+    pub(super) async fn run(mut self) {
+        let span = info_span!("kad_node", peer = %self.swarm.local_peer_id());
+        async move {
+            let mut purge = tokio::time::interval(PURGE_INTERVAL);
+            loop {
+                tokio::select! {
+                    cmd = self.commands.recv() => match cmd {
+                        Some(Command::Shutdown) | None => break,
+                        Some(cmd) => self.on_command(cmd),
+                    },
+                    event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                    _ = purge.tick() => self.purge_expired(),
+                }
+            }
+            debug!("node stopped");
+        }
+        .instrument(span)
+        .await
+    }
+
+    fn kad(&mut self) -> &mut kad::Behaviour<MemoryStore> {
+        &mut self.swarm.behaviour_mut().kad
+    }
+
+    fn routing_table_size(&mut self) -> usize {
+        self.kad().kbuckets().map(|b| b.num_entries()).sum()
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        let now = self.clock.now();
+        match cmd {
+            Command::Put { record, reply } => {
+                if let Err(e) = record.verify(now) {
+                    let _ = reply.send(Err(StoreError::Rejected(e)));
+                    return;
+                }
+                let kad_record = to_kad_record(&record, now);
+                let peers = self.routing_table_size();
+                if peers == 0 {
+                    let result = self
+                        .kad()
+                        .store_mut()
+                        .put(kad_record)
+                        .map(|()| PutReport {
+                            stored_locally: true,
+                            peers: 0,
+                        })
+                        .map_err(|e| StoreError::Backend(e.to_string()));
+                    let _ = reply.send(result);
+                    return;
+                }
+                let quorum = peers.min(self.config.replication_factor.get()).max(1);
+                let n = std::num::NonZeroUsize::new(quorum).unwrap_or(std::num::NonZeroUsize::MIN);
+                match self.kad().put_record(kad_record, Quorum::N(n)) {
+                    Ok(id) => {
+                        self.pending.insert(id, Pending::Put { quorum, reply });
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(StoreError::Backend(e.to_string())));
+                    }
+                }
+            }
+            Command::Get { key, reply } => {
+                let id = self.kad().get_record(kad::RecordKey::new(&key.as_bytes()));
+                self.pending.insert(
+                    id,
+                    Pending::Get {
+                        key,
+                        found: Vec::new(),
+                        reply,
+                    },
+                );
+            }
+            Command::Provide { key, reply } => {
+                match self
+                    .kad()
+                    .start_providing(kad::RecordKey::new(&key.as_bytes()))
+                {
+                    Ok(id) => {
+                        self.pending.insert(id, Pending::Provide { reply });
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(StoreError::Backend(e.to_string())));
+                    }
+                }
+            }
+            Command::Providers { key, reply } => {
+                let id = self
+                    .kad()
+                    .get_providers(kad::RecordKey::new(&key.as_bytes()));
+                self.pending.insert(
+                    id,
+                    Pending::Providers {
+                        found: BTreeSet::new(),
+                        reply,
+                    },
+                );
+            }
+            Command::Dial { addr, reply } => {
+                let result = match addr.iter().last() {
+                    Some(Protocol::P2p(peer)) => {
+                        let mut bare = addr.clone();
+                        bare.pop();
+                        self.kad().add_address(&peer, bare);
+                        self.swarm
+                            .dial(addr)
+                            .map_err(|e| StoreError::Unreachable(e.to_string()))
+                    }
+                    _ => Err(StoreError::Unreachable(format!(
+                        "address {addr} has no /p2p/<peer id>"
+                    ))),
+                };
+                let _ = reply.send(result);
+            }
+            Command::Shutdown => {}
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                if self.banned.contains(&peer_id) {
+                    return;
+                }
+                // Inbound peers are not added to the routing table by kad;
+                // identify tells us where they listen.
+                if info.protocols.contains(&KAD_PROTOCOL) {
+                    for addr in info.listen_addrs {
+                        self.kad().add_address(&peer_id, addr);
+                    }
+                    self.publish_peer_count();
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if self.banned.contains(&peer_id) => {
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+            }
+            _ => {}
+        }
+    }
+
+    fn on_kad_event(&mut self, event: kad::Event) {
+        match event {
+            kad::Event::InboundRequest { request } => self.on_inbound(request),
+            kad::Event::OutboundQueryProgressed {
+                id, result, step, ..
+            } => self.on_query(id, result, step.last),
+            kad::Event::RoutingUpdated { .. } => self.publish_peer_count(),
+            _ => {}
+        }
+    }
+
+    fn publish_peer_count(&mut self) {
+        let n = self.routing_table_size();
+        self.peers.send_replace(n);
+    }
+
+    fn on_inbound(&mut self, request: InboundRequest) {
+        match request {
+            InboundRequest::PutRecord {
+                source,
+                record: Some(record),
+                ..
+            } => {
+                if self.banned.contains(&source) {
+                    return;
+                }
+                let now = self.clock.now();
+                match verify_kad_record(&record, now) {
+                    Ok(incoming) => self.store_if_better(incoming, record, now),
+                    Err(reason) => {
+                        debug!(%source, %reason, "dropped invalid inbound record");
+                        self.strike(source);
+                    }
+                }
+            }
+            InboundRequest::AddProvider {
+                record: Some(provider),
+            } => {
+                let key_ok = std::str::from_utf8(provider.key.as_ref())
+                    .ok()
+                    .and_then(RecordKey::parse)
+                    .is_some();
+                if self.banned.contains(&provider.provider) || !key_ok {
+                    return;
+                }
+                if let Err(e) = self.kad().store_mut().add_provider(provider) {
+                    debug!(error = %e, "provider not stored");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Stores a verified inbound record unless the local copy wins selection.
+    fn store_if_better(&mut self, incoming: SignedRecord, mut record: kad::Record, now: u64) {
+        let existing = self
+            .kad()
+            .store_mut()
+            .get(&record.key)
+            .and_then(|r| verify_kad_record(&r, now).ok());
+        if let Some(existing) = existing {
+            if select_best([&existing, &incoming], now) == Some(&existing) {
+                return;
+            }
+        }
+        record.expires = Some(expiry_instant(incoming.expires_at(), now));
+        match self.kad().store_mut().put(record) {
+            Ok(()) => {
+                self.stats.records_accepted.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => debug!(error = %e, "inbound record not stored"),
+        }
+    }
+
+    fn strike(&mut self, peer: PeerId) {
+        self.stats.records_rejected.fetch_add(1, Ordering::Relaxed);
+        let strikes = self.strikes.entry(peer).or_default();
+        *strikes += 1;
+        if *strikes >= self.config.max_invalid_records && self.banned.insert(peer) {
+            warn!(%peer, "peer banned for invalid records");
+            self.stats.peers_banned.fetch_add(1, Ordering::Relaxed);
+            self.kad().remove_peer(&peer);
+            let _ = self.swarm.disconnect_peer_id(peer);
+            self.publish_peer_count();
+        }
+    }
+
+    fn on_query(&mut self, id: QueryId, result: QueryResult, last: bool) {
+        let now = self.clock.now();
+        match result {
+            QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(PeerRecord { peer, record }))) => {
+                let verified = verify_kad_record(&record, now);
+                let Some(Pending::Get { key, found, .. }) = self.pending.get_mut(&id) else {
+                    return;
+                };
+                match verified {
+                    Ok(r) if r.key() == key => {
+                        if !found.contains(&r) {
+                            found.push(r);
+                        }
+                    }
+                    _ => {
+                        if let Some(peer) = peer {
+                            self.strike(peer);
+                        }
+                    }
+                }
+                if last {
+                    self.finish_get(id, None);
+                }
+            }
+            QueryResult::GetRecord(Ok(GetRecordOk::FinishedWithNoAdditionalRecord { .. })) => {
+                self.finish_get(id, None)
+            }
+            QueryResult::GetRecord(Err(kad::GetRecordError::NotFound { .. })) => {
+                self.finish_get(id, None)
+            }
+            QueryResult::GetRecord(Err(kad::GetRecordError::Timeout { .. })) => {
+                self.finish_get(id, Some(StoreError::Timeout))
+            }
+            QueryResult::PutRecord(result) => {
+                let Some(Pending::Put { quorum, reply }) = self.pending.remove(&id) else {
+                    return;
+                };
+                let peers = match result {
+                    Ok(_) => quorum,
+                    Err(PutRecordError::QuorumFailed { success, .. })
+                    | Err(PutRecordError::Timeout { success, .. }) => success.len(),
+                };
+                let _ = reply.send(Ok(PutReport {
+                    stored_locally: true,
+                    peers,
+                }));
+            }
+            QueryResult::StartProviding(_) => {
+                // The local provider record exists either way; a failed
+                // announcement is retried by kad's republishing.
+                if let Some(Pending::Provide { reply }) = self.pending.remove(&id) {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            QueryResult::GetProviders(result) => {
+                if let Some(Pending::Providers { found, .. }) = self.pending.get_mut(&id) {
+                    if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = &result {
+                        found.extend(providers.iter().filter_map(peer_public_key));
+                    }
+                }
+                let done = last || !matches!(result, Ok(GetProvidersOk::FoundProviders { .. }));
+                if done {
+                    if let Some(Pending::Providers { found, reply }) = self.pending.remove(&id) {
+                        let _ = reply.send(Ok(found.into_iter().collect()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish_get(&mut self, id: QueryId, error: Option<StoreError>) {
+        if let Some(Pending::Get {
+            mut found, reply, ..
+        }) = self.pending.remove(&id)
+        {
+            found.sort_by(|a, b| {
+                (a.publisher(), a.seq(), a.signature()).cmp(&(
+                    b.publisher(),
+                    b.seq(),
+                    b.signature(),
+                ))
+            });
+            let result = match error {
+                Some(e) if found.is_empty() => Err(e),
+                _ => Ok(found),
+            };
+            let _ = reply.send(result);
+        }
+    }
+
+    fn purge_expired(&mut self) {
+        let now = Instant::now();
+        self.kad()
+            .store_mut()
+            .retain(|_, r| r.expires.is_none_or(|t| t > now));
+    }
+}
+
+fn to_kad_record(record: &SignedRecord, now: u64) -> kad::Record {
+    let mut r = kad::Record::new(
+        kad::RecordKey::new(&record.key().as_bytes()),
+        record.to_bytes(),
+    );
+    r.expires = Some(expiry_instant(record.expires_at(), now));
+    r
+}
+
+fn expiry_instant(expires_at: u64, now: u64) -> Instant {
+    Instant::now() + Duration::from_secs(expires_at.saturating_sub(now))
+}
+
+fn verify_kad_record(record: &kad::Record, now: u64) -> Result<SignedRecord, String> {
+    let r = SignedRecord::decode_verified(&record.value, now).map_err(|e| e.to_string())?;
+    if r.key().as_bytes() != record.key.as_ref() {
+        return Err("kad key differs from the signed key".into());
+    }
+    Ok(r)
+}
+
+/// The ed25519 key behind a peer id (ed25519 peer ids inline their key).
+fn peer_public_key(peer: &PeerId) -> Option<PublicKey> {
+    let multihash: &libp2p::multihash::Multihash<64> = peer.as_ref();
+    if multihash.code() != 0 {
+        return None;
+    }
+    let key = libp2p::identity::PublicKey::try_decode_protobuf(multihash.digest()).ok()?;
+    let ed = key.try_into_ed25519().ok()?;
+    Some(PublicKey::from_bytes(ed.to_bytes()))
+}

@@ -1,0 +1,176 @@
+//! A hostile node pushes forged records: honest nodes never store them,
+//! get never returns them, and the hostile peer is banned.
+
+mod common;
+
+use std::time::Duration;
+
+use chiral_pool_core::codec;
+use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::record::{RecordKind, SignedRecord};
+use chiral_pool_core::store::RecordStore;
+use chiral_pool_dht::forge;
+use chiral_pool_dht::kad::KAD_PROTOCOL;
+use common::{network, now, pool_record};
+use futures::StreamExt;
+use libp2p::kad::{self, store::MemoryStore, Quorum};
+use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
+use libp2p::{identify, multiaddr::Protocol, noise, tcp, yamux, Multiaddr};
+use tokio::sync::oneshot;
+
+#[derive(NetworkBehaviour)]
+struct Hostile {
+    kad: kad::Behaviour<MemoryStore>,
+    identify: identify::Behaviour,
+}
+
+/// Starts a node that speaks our kad protocol but stores and pushes
+/// anything; it puts `records` once connected and reports when done.
+fn spawn_hostile(bootstrap: Multiaddr, records: Vec<kad::Record>, done: oneshot::Sender<usize>) {
+    let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default(),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .expect("transport")
+        .with_behaviour(|key| {
+            let peer = key.public().to_peer_id();
+            let mut config = kad::Config::new(KAD_PROTOCOL);
+            config.set_max_packet_size(256 * 1024);
+            let mut kad = kad::Behaviour::with_config(peer, MemoryStore::new(peer), config);
+            kad.set_mode(Some(kad::Mode::Server));
+            Hostile {
+                kad,
+                identify: identify::Behaviour::new(identify::Config::new(
+                    "/chiral/id/1.0.0".into(),
+                    key.public(),
+                )),
+            }
+        })
+        .expect("behaviour")
+        .build();
+    tokio::spawn(async move {
+        swarm
+            .listen_on("/ip4/127.0.0.1/tcp/0".parse().expect("addr"))
+            .expect("listen");
+        let Some(Protocol::P2p(peer)) = bootstrap.iter().last() else {
+            panic!("bootstrap needs /p2p");
+        };
+        let mut bare = bootstrap.clone();
+        bare.pop();
+        swarm.behaviour_mut().kad.add_address(&peer, bare);
+        swarm.dial(bootstrap).expect("dial");
+        let mut pending = None;
+        let mut done = Some(done);
+        let mut finished = 0;
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::Behaviour(HostileEvent::Kad(kad::Event::RoutingUpdated { .. }))
+                    if pending.is_none() =>
+                {
+                    let _ = swarm.behaviour_mut().kad.bootstrap();
+                    pending = Some(records.len());
+                    for r in records.clone() {
+                        swarm
+                            .behaviour_mut()
+                            .kad
+                            .put_record(r, Quorum::One)
+                            .expect("local store");
+                    }
+                }
+                SwarmEvent::Behaviour(HostileEvent::Kad(kad::Event::OutboundQueryProgressed {
+                    result: kad::QueryResult::PutRecord(_),
+                    ..
+                })) => {
+                    finished += 1;
+                    if Some(finished) == pending {
+                        if let Some(tx) = done.take() {
+                            let _ = tx.send(finished);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    });
+}
+
+fn raw(record: &SignedRecord) -> kad::Record {
+    kad::Record::new(
+        kad::RecordKey::new(&record.key().as_bytes()),
+        record.to_bytes(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_records_are_never_stored_or_returned() {
+    let nodes = network(3, 2).await;
+    let alice = Keypair::generate();
+    let mallory = Keypair::generate();
+    let genuine = pool_record(&alice, "alpha", 1);
+    nodes[0].put(genuine.clone()).await.expect("put");
+
+    // 1. alice's record with a bumped sequence number and her old signature.
+    let bumped = forge(&genuine);
+    // 2. mallory's signature over alice's announcement under alice's key.
+    let squat = SignedRecord::sign(
+        &mallory,
+        RecordKind::Pool,
+        genuine.key().clone(),
+        genuine.payload().to_vec(),
+        99,
+        genuine.expires_at(),
+    )
+    .expect("signs");
+    // 3. garbage under a pool key.
+    let mut garbage = raw(&genuine);
+    garbage.value = vec![0xde, 0xad, 0xbe, 0xef];
+    // 4. a valid record of mallory's own, put under alice's kad key.
+    let own = pool_record(&mallory, "evil", 1);
+    let mut moved = raw(&own);
+    moved.key = raw(&genuine).key;
+    // 5. an expired record.
+    let expired = {
+        let t = now();
+        let ann = chiral_pool_core::pool::PoolAnnouncement::new(
+            mallory.public(),
+            "old",
+            "x",
+            t - 100,
+            t - 1,
+        );
+        let bytes = codec::encode(&ann).expect("encodes");
+        let r = SignedRecord::sign(
+            &mallory,
+            RecordKind::Pool,
+            chiral_pool_core::record::RecordKey::pool(&ann.id),
+            bytes,
+            1,
+            t - 1,
+        )
+        .expect("signs");
+        raw(&r)
+    };
+
+    let (tx, rx) = oneshot::channel();
+    spawn_hostile(
+        nodes[1].dial_addresses()[0].clone(),
+        vec![raw(&bumped), raw(&squat), garbage, moved, expired],
+        tx,
+    );
+    tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("hostile puts finish")
+        .expect("hostile task alive");
+
+    for node in &nodes {
+        let got = node.get(genuine.key()).await.expect("get");
+        assert_eq!(got, vec![genuine.clone()], "only the genuine record");
+    }
+    let rejected: u64 = nodes.iter().map(|n| n.stats().snapshot().1).sum();
+    let banned: u64 = nodes.iter().map(|n| n.stats().snapshot().2).sum();
+    assert!(rejected >= 3, "rejected {rejected}");
+    assert!(banned >= 1, "banned {banned}");
+}

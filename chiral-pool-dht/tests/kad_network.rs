@@ -1,0 +1,132 @@
+//! Multi-node Kademlia tests on loopback.
+
+mod common;
+
+use std::time::Duration;
+
+use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::record::{RecordKey, SignedRecord};
+use chiral_pool_core::store::RecordStore;
+use chiral_pool_dht::{KadConfig, KadStore};
+use common::{network, now, pool_record};
+use rand::{Rng, SeedableRng};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_nodes_put_on_a_get_on_c() {
+    let nodes = network(3, 2).await;
+    let owner = Keypair::generate();
+    let record = pool_record(&owner, "alpha", 1);
+    let report = nodes[0].put(record.clone()).await.expect("put");
+    assert!(report.stored_locally);
+    assert!(report.peers >= 1, "{report:?}");
+    let got = nodes[2].get(record.key()).await.expect("get");
+    assert_eq!(got, vec![record]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_nodes_find_every_record_from_every_node() {
+    let nodes = network(20, 3).await;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(20);
+    let mut records = Vec::new();
+    for i in 0..10 {
+        let owner = Keypair::generate();
+        let record = pool_record(&owner, &format!("pool{i}"), 1);
+        let at = rng.gen_range(0..nodes.len());
+        nodes[at].put(record.clone()).await.expect("put");
+        records.push(record);
+    }
+    let mut misses = Vec::new();
+    for record in &records {
+        for (i, node) in nodes.iter().enumerate() {
+            let got = node.get(record.key()).await.expect("get");
+            if got != vec![record.clone()] {
+                misses.push((i, record.key().clone()));
+            }
+        }
+    }
+    assert!(misses.is_empty(), "{} misses: {misses:?}", misses.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_newer_sequence_replaces_the_older_everywhere() {
+    let nodes = network(4, 3).await;
+    let owner = Keypair::generate();
+    nodes[0]
+        .put(pool_record(&owner, "alpha", 1))
+        .await
+        .expect("put v1");
+    let v2 = pool_record(&owner, "alpha", 2);
+    nodes[1].put(v2.clone()).await.expect("put v2");
+    for node in &nodes {
+        let got = node.get(v2.key()).await.expect("get");
+        let best = chiral_pool_core::record::select_best(&got, now());
+        assert_eq!(best, Some(&v2));
+    }
+    // A replay of v1 is stored nowhere it would displace v2.
+    nodes[2]
+        .put(pool_record(&owner, "alpha", 1))
+        .await
+        .expect("replay");
+    let got = nodes[3].get(v2.key()).await.expect("get");
+    assert_eq!(
+        chiral_pool_core::record::select_best(&got, now()),
+        Some(&v2)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_survive_their_publisher_leaving() {
+    let nodes = network(5, 3).await;
+    let owner = Keypair::generate();
+    let record = pool_record(&owner, "stays", 1);
+    let report = nodes[1].put(record.clone()).await.expect("put");
+    assert!(report.peers >= 2, "{report:?}");
+    nodes[1].shutdown().await;
+    assert!(matches!(
+        tokio::time::timeout(Duration::from_secs(5), nodes[1].get(record.key())).await,
+        Ok(Err(_)) | Err(_)
+    ));
+    for node in [&nodes[0], &nodes[2], &nodes[3], &nodes[4]] {
+        assert_eq!(
+            node.get(record.key()).await.expect("get"),
+            vec![record.clone()]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_members_are_seen_across_nodes() {
+    let nodes = network(4, 3).await;
+    let set = RecordKey::directory_set();
+    nodes[0]
+        .advertise(&set, Duration::from_secs(600))
+        .await
+        .expect("advertise");
+    nodes[2]
+        .advertise(&set, Duration::from_secs(600))
+        .await
+        .expect("advertise");
+    let mut expected = vec![nodes[0].local_key(), nodes[2].local_key()];
+    expected.sort();
+    for node in &nodes {
+        assert_eq!(node.members(&set).await.expect("members"), expected);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_single_node_works_alone() {
+    let node = KadStore::spawn(KadConfig::new()).await.expect("starts");
+    let owner = Keypair::generate();
+    let record = pool_record(&owner, "solo", 1);
+    let report = node.put(record.clone()).await.expect("put");
+    assert_eq!((report.stored_locally, report.peers), (true, 0));
+    assert_eq!(node.get(record.key()).await.expect("get"), vec![record]);
+    // Invalid records are refused on write.
+    let forged = chiral_pool_dht::forge(&pool_record(&owner, "solo", 2));
+    assert!(node.put(forged).await.is_err());
+    let missing = RecordKey::pool(&chiral_pool_core::ids::PoolId::from_bytes([0; 32]));
+    assert_eq!(
+        node.get(&missing).await.expect("get"),
+        Vec::<SignedRecord>::new()
+    );
+}
