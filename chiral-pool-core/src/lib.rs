@@ -20,6 +20,7 @@
 pub mod codec;
 pub mod identity;
 pub mod ids;
+pub mod manager;
 pub mod payout;
 pub mod pool;
 pub mod pow;

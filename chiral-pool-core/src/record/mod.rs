@@ -6,10 +6,12 @@
 //! runs on write and on read.
 
 mod key;
+mod lease;
 
 pub use key::{
     RecordKey, COORDINATOR_PREFIX, DIRECTORY_PREFIX, MAX_KEY_LEN, POOL_PREFIX, SHARE_PREFIX,
 };
+pub use lease::CoordinatorLease;
 
 use serde::{Deserialize, Serialize};
 
@@ -246,7 +248,10 @@ impl SignedRecord {
                 // Anyone may claim; the signer is the holder, so nobody can
                 // claim in another's name. Selection picks the winner.
                 let rest = namespace(COORDINATOR_PREFIX)?;
-                bound(PoolId::from_hex(rest).is_some())
+                let lease = CoordinatorLease::from_record(self)?;
+                bound(
+                    PoolId::from_hex(rest) == Some(lease.pool_id) && lease.since < self.expires_at,
+                )
             }
             RecordKind::Directory => {
                 let rest = namespace(DIRECTORY_PREFIX)?;
@@ -340,9 +345,11 @@ fn signing_bytes(part: &SignedPart<'_>) -> Result<Vec<u8>, RecordError> {
 }
 
 /// Picks the winner among candidates for one key: only records that
-/// verify at `now` compete; highest sequence number wins, then the later
-/// expiry, then the smaller publisher key, then the smaller signature. Every
-/// node that sees the same candidates picks the same record.
+/// verify at `now` compete. Coordinator leases: the earliest tenure wins,
+/// then the smaller holder key (see [`CoordinatorLease`]). Every other
+/// kind: the highest sequence number, then the later expiry, then the
+/// smaller publisher key, then the smaller signature. Every node that sees
+/// the same candidates picks the same record.
 pub fn select_best<'a>(
     candidates: impl IntoIterator<Item = &'a SignedRecord>,
     now: u64,
@@ -350,11 +357,5 @@ pub fn select_best<'a>(
     candidates
         .into_iter()
         .filter(|r| r.verify(now).is_ok())
-        .max_by(|a, b| {
-            a.seq
-                .cmp(&b.seq)
-                .then(a.expires_at.cmp(&b.expires_at))
-                .then(b.publisher.cmp(&a.publisher))
-                .then(b.signature.cmp(&a.signature))
-        })
+        .max_by(|a, b| lease::compare(a, b))
 }

@@ -3,8 +3,11 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::record::MAX_RECORD_BYTES;
+use chiral_pool_core::store::{SharedClock, SystemClock};
 use libp2p::{Multiaddr, StreamProtocol};
 
 /// The Kademlia protocol name of chiral-pool: our own, so chiral nodes never
@@ -49,6 +52,13 @@ pub struct KadConfig {
     /// Invalid records a peer may send before it is disconnected and its
     /// further records ignored. Default: 3.
     pub max_invalid_records: u32,
+    /// While the routing table holds fewer than `replication_factor` peers,
+    /// re-run the Kademlia bootstrap this often, so nodes that joined in a
+    /// burst still find each other (kad's own periodic bootstrap runs every
+    /// 5 min). Default: 2 s.
+    pub small_table_bootstrap: Duration,
+    /// Wall clock used to check record expiry. Default: the system clock.
+    pub clock: SharedClock,
 }
 
 impl KadConfig {
@@ -71,12 +81,20 @@ impl KadConfig {
             command_buffer: 256,
             idle_connection_timeout: Duration::from_secs(120),
             max_invalid_records: 3,
+            small_table_bootstrap: Duration::from_secs(2),
+            clock: Arc::new(SystemClock),
         }
     }
 
     /// The same settings with another key.
     pub fn with_keypair(mut self, keypair: Keypair) -> Self {
         self.keypair = keypair;
+        self
+    }
+
+    /// The same settings with another clock (tests share a manual clock).
+    pub fn with_clock(mut self, clock: SharedClock) -> Self {
+        self.clock = clock;
         self
     }
 

@@ -9,6 +9,7 @@ mod config;
 mod node;
 
 pub use config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+pub use libp2p::{Multiaddr, PeerId};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,7 +19,6 @@ use async_trait::async_trait;
 use chiral_pool_core::identity::PublicKey;
 use chiral_pool_core::record::{RecordKey, SignedRecord};
 use chiral_pool_core::store::{PutReport, RecordStore, StoreError};
-use libp2p::{Multiaddr, PeerId};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use node::{Command, Node};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chiral_pool_core::identity::PublicKey;
 use chiral_pool_core::record::{select_best, RecordKey, SignedRecord, MAX_RECORD_BYTES};
-use chiral_pool_core::store::{Clock, PutReport, StoreError, SystemClock};
+use chiral_pool_core::store::{PutReport, SharedClock, StoreError};
 use futures::StreamExt;
 use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore as _};
 use libp2p::kad::{
@@ -87,7 +87,7 @@ pub(super) struct Node {
     strikes: HashMap<PeerId, u32>,
     banned: HashSet<PeerId>,
     config: KadConfig,
-    clock: SystemClock,
+    clock: SharedClock,
 }
 
 impl Node {
@@ -198,8 +198,8 @@ impl Node {
             pending: HashMap::new(),
             strikes: HashMap::new(),
             banned: HashSet::new(),
+            clock: config.clock.clone(),
             config,
-            clock: SystemClock,
         };
         Ok((node, peer_id, listen))
     }
@@ -208,6 +208,11 @@ impl Node {
         let span = info_span!("kad_node", peer = %self.swarm.local_peer_id());
         async move {
             let mut purge = tokio::time::interval(PURGE_INTERVAL);
+            let mut rebootstrap = tokio::time::interval(
+                self.config
+                    .small_table_bootstrap
+                    .max(Duration::from_millis(100)),
+            );
             loop {
                 tokio::select! {
                     cmd = self.commands.recv() => match cmd {
@@ -216,12 +221,21 @@ impl Node {
                     },
                     event = self.swarm.select_next_some() => self.on_swarm_event(event),
                     _ = purge.tick() => self.purge_expired(),
+                    _ = rebootstrap.tick() => self.bootstrap_if_small(),
                 }
             }
             debug!("node stopped");
         }
         .instrument(span)
         .await
+    }
+
+    fn bootstrap_if_small(&mut self) {
+        let size = self.routing_table_size();
+        if size > 0 && size < self.config.replication_factor.get() {
+            // Fails only with no known peers, which `size > 0` rules out.
+            let _ = self.kad().bootstrap();
+        }
     }
 
     fn kad(&mut self) -> &mut kad::Behaviour<MemoryStore> {

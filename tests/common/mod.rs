@@ -1,0 +1,53 @@
+//! Shared fixtures for the workspace-level tests.
+#![allow(dead_code)]
+
+use chiral_pool::core::ids::{PayoutId, PoolId};
+use chiral_pool::core::pow::{Difficulty, Target};
+use chiral_pool::core::share::{Share, ShareValidatorConfig, WorkTemplate};
+
+pub const T0: u64 = 1_900_000_000;
+/// Diff1 bits: fixture shares are not blocks.
+pub const BITS: u32 = 0x1d00ffff;
+pub const TIP: [u8; 32] = [0x5a; 32];
+
+/// Shares of one pool at difficulty 2^-24 (about 256 hashes each).
+pub struct ShareFactory {
+    pub pool: PoolId,
+    pub target: Target,
+    /// Header time of the shares.
+    pub time: u32,
+}
+
+impl ShareFactory {
+    pub fn new(pool: PoolId) -> Self {
+        Self::at(pool, T0)
+    }
+
+    pub fn at(pool: PoolId, time: u64) -> Self {
+        ShareFactory {
+            pool,
+            target: Target::from_difficulty(1.0 / 16_777_216.0).expect("valid"),
+            time: time as u32,
+        }
+    }
+
+    pub fn validator_config() -> ShareValidatorConfig {
+        ShareValidatorConfig {
+            min_difficulty: Difficulty::from_raw(1),
+            ..ShareValidatorConfig::new()
+        }
+    }
+
+    pub fn share(&self, payout: &str, seed: u64) -> Share {
+        let payout = PayoutId::new(payout).expect("valid payout id");
+        WorkTemplate::synthetic(&self.pool, &payout, TIP, BITS, self.time, 1, 8)
+            .mine(
+                self.pool,
+                payout,
+                self.target,
+                &seed.to_le_bytes(),
+                0..u32::MAX,
+            )
+            .expect("a share exists")
+    }
+}
