@@ -222,6 +222,17 @@ impl<H: PowHash> ShareValidator<H> {
     /// Verifies a share and remembers it, rejecting duplicates.
     pub fn accept(&mut self, share: &Share) -> Result<VerifiedShare, ShareError> {
         let verified = self.verify(share)?;
+        self.remember(&verified)?;
+        Ok(verified)
+    }
+
+    /// Records a share verified earlier by [`verify`](Self::verify) for
+    /// duplicate detection (lets callers hash outside a lock). Fails if it
+    /// was seen before, its tip went stale meanwhile, or memory is full.
+    pub fn remember(&mut self, verified: &VerifiedShare) -> Result<(), ShareError> {
+        if !self.knows_tip(&verified.prev_hash) {
+            return Err(ShareError::Stale);
+        }
         let max = self.config.max_shares_per_tip;
         let seen = self.seen.entry(verified.prev_hash).or_default();
         if seen.contains(&verified.hash) {
@@ -231,6 +242,6 @@ impl<H: PowHash> ShareValidator<H> {
             return Err(ShareError::DedupeFull);
         }
         seen.insert(verified.hash);
-        Ok(verified)
+        Ok(())
     }
 }

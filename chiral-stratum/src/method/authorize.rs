@@ -1,0 +1,41 @@
+//! `mining.authorize`: `<payout id>.<worker>` usernames.
+
+use chiral_pool_core::ids::PayoutId;
+use serde_json::{json, Value};
+
+use crate::server::{Session, Shared};
+use crate::wire::{ErrorCode, Message};
+
+/// Most usernames one connection may authorize.
+const MAX_USERS_PER_CONNECTION: usize = 16;
+
+/// Params: `[username, password]`. The username is `<payout id>` or
+/// `<payout id>.<worker>`; the pluggable authorizer decides.
+pub(crate) fn handle(
+    session: &mut Session,
+    shared: &Shared,
+    id: Value,
+    params: &Value,
+) -> Vec<Message> {
+    let Some(user) = params.get(0).and_then(Value::as_str) else {
+        return vec![Message::err(id, ErrorCode::Other)];
+    };
+    let password = params.get(1).and_then(Value::as_str).unwrap_or("");
+    let (payout, worker) = user.split_once('.').unwrap_or((user, ""));
+    let Ok(payout) = PayoutId::new(payout) else {
+        return vec![Message::err(id, ErrorCode::Unauthorized)];
+    };
+    if worker.len() > 64
+        || session.users.len() >= MAX_USERS_PER_CONNECTION
+        || !shared.authorizer.authorize(&payout, worker, password)
+    {
+        return vec![Message::err(id, ErrorCode::Unauthorized)];
+    }
+    session.users.insert(user.to_owned(), payout.clone());
+    if session.payout.is_none() {
+        session.payout = Some(payout);
+    }
+    let mut out = vec![Message::ok(id, json!(true))];
+    out.extend(session.start_work_if_ready(shared));
+    out
+}

@@ -1,0 +1,255 @@
+//! One miner connection: framing, timeouts, jobs, ban points.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+
+use chiral_pool_core::ids::PayoutId;
+use chiral_pool_core::pow::Target;
+use futures::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio::sync::broadcast;
+use tokio::time::{sleep_until, Instant};
+use tokio_util::codec::{Framed, LinesCodecError};
+use tracing::debug;
+
+use super::Shared;
+use crate::codec::line_codec;
+use crate::job::JobParams;
+use crate::method::dispatch;
+use crate::vardiff::Vardiff;
+use crate::wire::Message;
+
+/// Ban points for a line that is not a Stratum message.
+const MALFORMED_POINTS: u32 = 10;
+/// Read buffer reserved per connection; grows only for long lines.
+const READ_BUFFER: usize = 512;
+
+/// A job as issued to this connection.
+pub(crate) struct IssuedJob {
+    pub params: JobParams,
+    pub target: Target,
+    pub payout: PayoutId,
+}
+
+/// Per-connection state.
+pub(crate) struct Session {
+    pub peer: SocketAddr,
+    pub extranonce1: [u8; 4],
+    pub subscribed: bool,
+    pub users: BTreeMap<String, PayoutId>,
+    /// Jobs commit to this payout id (the first authorized one).
+    pub payout: Option<PayoutId>,
+    pub version_mask: Option<u32>,
+    pub extranonce_subscribed: bool,
+    pub vardiff: Vardiff,
+    pub working: bool,
+    jobs: VecDeque<IssuedJob>,
+    next_job: u64,
+    sent_difficulty: Option<f64>,
+    ban_points: u32,
+    max_jobs: usize,
+}
+
+impl Session {
+    pub fn new(shared: &Shared, peer: SocketAddr, extranonce1: [u8; 4]) -> Self {
+        Session {
+            peer,
+            extranonce1,
+            subscribed: false,
+            users: BTreeMap::new(),
+            payout: None,
+            version_mask: None,
+            extranonce_subscribed: false,
+            vardiff: Vardiff::new(
+                shared.config.vardiff,
+                shared.config.initial_difficulty,
+                shared.now_ms(),
+            ),
+            working: false,
+            jobs: VecDeque::new(),
+            next_job: 0,
+            sent_difficulty: None,
+            ban_points: 0,
+            max_jobs: shared.config.max_jobs.max(1),
+        }
+    }
+
+    pub fn add_ban_points(&mut self, points: u32) {
+        self.ban_points = self.ban_points.saturating_add(points);
+    }
+
+    pub fn relieve_ban_points(&mut self) {
+        self.ban_points = self.ban_points.saturating_sub(1);
+    }
+
+    pub fn job(&self, id: &str) -> Option<&IssuedJob> {
+        self.jobs.iter().find(|j| j.params.id == id)
+    }
+
+    /// After subscribe and authorize: the first difficulty and job.
+    pub fn start_work_if_ready(&mut self, shared: &Shared) -> Vec<Message> {
+        if self.working || !self.subscribed || self.payout.is_none() {
+            return Vec::new();
+        }
+        self.working = true;
+        self.issue_job(shared, true)
+    }
+
+    /// A new job at the current vardiff difficulty, preceded by
+    /// `mining.set_difficulty` when it changed (a new difficulty applies
+    /// from this job on; older jobs keep theirs).
+    pub fn issue_job(&mut self, shared: &Shared, clean: bool) -> Vec<Message> {
+        let Some(payout) = self.payout.clone() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        let difficulty = self.vardiff.difficulty();
+        if self.sent_difficulty != Some(difficulty) {
+            out.push(Message::notify(
+                "mining.set_difficulty",
+                json!([difficulty]),
+            ));
+            self.sent_difficulty = Some(difficulty);
+        }
+        let en_len = self.extranonce1.len() + shared.config.extranonce2_size;
+        let mut template = shared
+            .work
+            .template(&shared.config.pool_id, &payout, en_len);
+        if self.version_mask.is_some() {
+            // Job versions carry no bits inside the rolling mask.
+            template.version &= !(shared.config.version_mask as i32);
+        }
+        self.next_job += 1;
+        let params = JobParams {
+            id: format!("{:x}", self.next_job),
+            template,
+            clean,
+        };
+        out.push(Message::notify("mining.notify", params.to_params()));
+        if clean {
+            self.jobs.clear();
+        }
+        let target = Target::from_difficulty(difficulty).unwrap_or(Target::DIFF1);
+        self.jobs.push_back(IssuedJob {
+            params,
+            target,
+            payout,
+        });
+        while self.jobs.len() > self.max_jobs {
+            self.jobs.pop_front();
+        }
+        out
+    }
+
+    pub async fn run(
+        &mut self,
+        shared: &Shared,
+        stream: TcpStream,
+        mut stop: broadcast::Receiver<()>,
+    ) -> Result<(), LinesCodecError> {
+        let mut framed = Framed::with_capacity(stream, line_codec(), READ_BUFFER);
+        let mut tips = shared.work.tip();
+        tips.borrow_and_update();
+        let handshake_deadline = Instant::now() + shared.config.handshake_timeout;
+        let mut idle_deadline = Instant::now() + shared.config.idle_timeout;
+        let retarget =
+            std::time::Duration::from_secs_f64(shared.config.vardiff.retarget_secs.max(1.0));
+        let mut vardiff_tick = tokio::time::interval_at(Instant::now() + retarget, retarget);
+        loop {
+            let deadline = if self.working {
+                idle_deadline
+            } else {
+                handshake_deadline.min(idle_deadline)
+            };
+            let outgoing: Vec<Message> = tokio::select! {
+                line = framed.next() => match line {
+                    None => return Ok(()),
+                    Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
+                        debug!("line too long; closing");
+                        self.abuse(shared);
+                        return Ok(());
+                    }
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(line)) => {
+                        idle_deadline = Instant::now() + shared.config.idle_timeout;
+                        self.on_line(shared, &line)
+                    }
+                },
+                changed = tips.changed() => {
+                    if changed.is_err() { return Ok(()); }
+                    tips.borrow_and_update();
+                    if self.working { self.issue_job(shared, true) } else { Vec::new() }
+                }
+                _ = vardiff_tick.tick() => {
+                    if self.working && self.vardiff.on_tick(shared.now_ms()).is_some() {
+                        self.issue_job(shared, false)
+                    } else {
+                        Vec::new()
+                    }
+                }
+                _ = stop.recv() => {
+                    let bye = Message::notify("client.reconnect", json!([]));
+                    let _ = tokio::time::timeout(shared.config.write_timeout, framed.send(bye.to_line())).await;
+                    return Ok(());
+                }
+                _ = sleep_until(deadline) => {
+                    debug!(working = self.working, "timed out");
+                    return Ok(());
+                }
+            };
+            for msg in outgoing {
+                match tokio::time::timeout(shared.config.write_timeout, framed.feed(msg.to_line()))
+                    .await
+                {
+                    Ok(Ok(())) => {}
+                    _ => return Ok(()),
+                }
+            }
+            match tokio::time::timeout(
+                shared.config.write_timeout,
+                SinkExt::<String>::flush(&mut framed),
+            )
+            .await
+            {
+                Ok(Ok(())) => {}
+                _ => return Ok(()),
+            }
+            if self.ban_points >= shared.config.ban_threshold {
+                self.abuse(shared);
+                return Ok(());
+            }
+        }
+    }
+
+    fn abuse(&mut self, shared: &Shared) {
+        shared
+            .stats
+            .disconnected_for_abuse
+            .fetch_add(1, Ordering::Relaxed);
+        shared.ban(self.peer.ip());
+    }
+
+    fn on_line(&mut self, shared: &Shared, line: &str) -> Vec<Message> {
+        let line = line.trim();
+        if line.is_empty() {
+            return Vec::new();
+        }
+        match Message::parse(line) {
+            Ok(Message::Request { id, method, params }) => {
+                dispatch(self, shared, id, &method, &params)
+            }
+            // Notifications and stray responses from a miner need no reply.
+            Ok(_) => Vec::new(),
+            Err(_) => {
+                self.add_ban_points(MALFORMED_POINTS);
+                vec![Message::Response {
+                    id: Value::Null,
+                    result: Value::Null,
+                    error: crate::wire::ErrorCode::Other.to_value(),
+                }]
+            }
+        }
+    }
+}
