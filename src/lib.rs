@@ -3,11 +3,14 @@
 //! Decentralized mining pools in Rust: shares every peer verifies, signed
 //! and expiring DHT records, and payouts computed to the atom.
 //!
-//! This facade re-exports the workspace crates:
+//! This facade re-exports the workspace crates and wires them into nodes:
 //! - [`core`]: the domain (proof-of-work, shares, pools, records, payouts,
-//!   the `RecordStore` trait);
+//!   the `RecordStore` trait, the pool manager);
 //! - [`dht`]: record stores (Kademlia, memory, mock);
-//! - [`stratum`]: Stratum V1.
+//! - [`stratum`]: Stratum V1 server and client;
+//! - [`node`]: a pool node (DHT + manager + Stratum + accounting);
+//! - [`miner`]: a CPU miner on the Stratum client;
+//! - [`demo`]: the one-process local pool network of the README.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -15,3 +18,12 @@
 pub use chiral_pool_core as core;
 pub use chiral_pool_dht as dht;
 pub use chiral_stratum as stratum;
+
+pub mod demo;
+pub mod miner;
+pub mod node;
+
+/// The README's Rust examples, compiled and run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -1,0 +1,72 @@
+//! A CPU miner for any Stratum V1 endpoint.
+//!
+//! `cargo run --release --example miner -- --pool 127.0.0.1:3333 --user alice.cpu`
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chiral_pool::miner::{run_cpu_miner, MinerStats};
+use chiral_pool::node::stop_flag;
+use chiral_pool::stratum::client::ClientConfig;
+use clap::Parser;
+
+/// A Stratum V1 CPU miner.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Pool address, host:port.
+    #[arg(long, default_value = "127.0.0.1:3333")]
+    pool: String,
+    /// Username, `<payout id>.<worker>`.
+    #[arg(long, default_value = "miner1.cpu")]
+    user: String,
+    /// Mining threads (one connection each).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Suggest this share difficulty to the pool.
+    #[arg(long)]
+    difficulty: Option<f64>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let stop = stop_flag();
+    let stats = Arc::new(MinerStats::default());
+    let mut tasks = Vec::new();
+    for _ in 0..args.threads.max(1) {
+        let mut c = ClientConfig::new(args.pool.clone(), args.user.clone());
+        c.suggest_difficulty = args.difficulty;
+        tasks.push(tokio::spawn(run_cpu_miner(c, stats.clone(), stop.clone())));
+    }
+    let started = Instant::now();
+    let deadline = args.duration.map(|d| started + Duration::from_secs(d));
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = tick.tick() => {
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                println!(
+                    "{:.2} MH/s  accepted {}  rejected {}",
+                    stats.hashes.load(Ordering::Relaxed) as f64 / secs / 1e6,
+                    stats.accepted.load(Ordering::Relaxed),
+                    stats.rejected.load(Ordering::Relaxed)
+                );
+                if deadline.is_some_and(|d| Instant::now() >= d) { break; }
+            }
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+}

@@ -1,0 +1,171 @@
+//! A long-running pool node.
+//!
+//! `cargo run --release --example node -- --stratum 127.0.0.1:3333` runs a
+//! single-node pool on a synthetic chain that any Stratum V1 miner can
+//! point at. Add `--bootstrap <multiaddr>` to join other nodes; a node
+//! without `--stratum` follows the first pool it discovers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::dht::kad::Multiaddr;
+use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
+use chiral_pool::stratum::server::RejectReason;
+use clap::Parser;
+
+/// A chiral-pool node.
+#[derive(Parser, Debug)]
+struct Args {
+    /// Kademlia listen address.
+    #[arg(long, default_value = "/ip4/127.0.0.1/tcp/0")]
+    listen: Multiaddr,
+    /// A peer to join through, ending in /p2p/<peer id> (repeatable).
+    #[arg(long)]
+    bootstrap: Vec<Multiaddr>,
+    /// File holding the node's 32-byte secret key in hex; created if missing.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Directory for the node's state (its key file lives here by default).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Serve Stratum V1 miners on this address.
+    #[arg(long)]
+    stratum: Option<SocketAddr>,
+    /// Announce a pool with this name (default `chiral-node` when serving).
+    #[arg(long)]
+    announce: Option<String>,
+    /// Pool fee in basis points.
+    #[arg(long, default_value_t = 100)]
+    fee_bps: u16,
+    /// PPLNS window in basis points of the network difficulty.
+    #[arg(long, default_value_t = 20_000)]
+    window_bps: u32,
+    /// Network difficulty of the synthetic chain.
+    #[arg(long, default_value_t = 1.0 / 256.0)]
+    block_difficulty: f64,
+    /// Seconds between status lines.
+    #[arg(long, default_value_t = 10)]
+    status_every: u64,
+}
+
+fn load_or_create_key(path: &PathBuf) -> std::io::Result<Keypair> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let mut secret = [0u8; 32];
+            hex::decode_to_slice(text.trim(), &mut secret).map_err(|e| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, format!("key file: {e}"))
+            })?;
+            Ok(Keypair::from_secret_bytes(secret))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = Keypair::generate();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, hex::encode(key.secret_bytes()))?;
+            Ok(key)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let key_path = args
+        .key_file
+        .clone()
+        .or_else(|| args.data_dir.as_ref().map(|d| d.join("node.key")));
+    let keypair = match &key_path {
+        Some(p) => load_or_create_key(p)?,
+        None => Keypair::generate(),
+    };
+    let mut config = NodeConfig::new(keypair);
+    config.listen = args.listen.clone();
+    config.bootstrap = args.bootstrap.clone();
+    config.chain_bits =
+        chiral_pool::core::pow::Target::from_difficulty(args.block_difficulty)?.to_compact_lossy();
+    if args.stratum.is_some() || args.announce.is_some() {
+        config.stratum = args.stratum;
+        config.announce = Some(PoolSpec {
+            name: args
+                .announce
+                .clone()
+                .unwrap_or_else(|| "chiral-node".into()),
+            fee_bps: args.fee_bps,
+            window_bps: args.window_bps,
+        });
+    }
+    let node = PoolNode::start(config).await?;
+    println!("peer id: {}", node.store.peer_id());
+    for a in node.store.dial_addresses() {
+        println!("listening: {a}");
+    }
+    if let Some((addr, _)) = node.stratum() {
+        println!("stratum: stratum+tcp://{addr}  (username: <payout id>.<worker>)");
+    }
+    if let Some(pool) = node.pool() {
+        println!("pool: {pool}");
+    }
+
+    let mut status = tokio::time::interval(Duration::from_secs(args.status_every.max(1)));
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            _ = status.tick() => {
+                if node.pool().is_none() {
+                    // A follower: join the first pool the directory lists.
+                    if let Ok(pools) = node.manager.discover_pools().await {
+                        if let Some(p) = pools.first() {
+                            let window = match p.announcement.scheme {
+                                chiral_pool::core::pool::PayoutScheme::Pplns { window_bps, .. } => window_bps,
+                                _ => 20_000,
+                            };
+                            node.follow(p.announcement.id, p.announcement.fee.bps(), window)?;
+                            println!("following pool {} ({})", p.announcement.name, p.announcement.id);
+                        }
+                    }
+                }
+                println!("{}", status_line(&node).await);
+            }
+        }
+    }
+    println!("shutting down");
+    println!("{}", status_line(&node).await);
+    node.shutdown().await;
+    Ok(())
+}
+
+async fn status_line(node: &PoolNode) -> String {
+    let pools = node.manager.list_local_pools().len();
+    let mut line = format!(
+        "peers {}  pools known {}  shares verified {}  blocks settled {}",
+        node.store.peer_count(),
+        pools,
+        node.counters.shares_verified.load(Ordering::Relaxed),
+        node.blocks().len()
+    );
+    if let Some((_, s)) = node.stratum() {
+        let rejected: Vec<String> = RejectReason::ALL
+            .iter()
+            .filter(|r| s.rejected(**r) > 0)
+            .map(|r| format!("{} {}", r.name(), s.rejected(*r)))
+            .collect();
+        line.push_str(&format!(
+            "  miners {}  accepted {}  rejected [{}]  blocks found {}",
+            s.connections_open.load(Ordering::Relaxed),
+            s.accepted.load(Ordering::Relaxed),
+            rejected.join(", "),
+            s.blocks.load(Ordering::Relaxed)
+        ));
+    }
+    line
+}

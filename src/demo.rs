@@ -1,0 +1,285 @@
+//! The README's main job: a pool network of real Kademlia nodes in one
+//! process, a Stratum server, CPU miners, blocks on a synthetic chain and
+//! the PPLNS payouts every node computes for itself.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::ids::PoolId;
+use chiral_pool_core::pow::Target;
+use chiral_stratum::client::ClientConfig;
+use chiral_stratum::work::SyntheticChain;
+
+use crate::miner::{run_cpu_miner, MinerStats};
+use crate::node::{BlockPayout, NodeConfig, NodeError, PoolNode, PoolSpec};
+
+/// Settings of [`run_local_pool`].
+#[derive(Debug, Clone)]
+pub struct LocalPoolConfig {
+    /// Kademlia nodes (at least 2). Default: 3.
+    pub nodes: usize,
+    /// CPU miners. Default: 3.
+    pub miners: usize,
+    /// Stop once every node has settled this many blocks. Default: 3.
+    pub blocks: usize,
+    /// Stop after this long in any case. Default: 50 s.
+    pub duration: Duration,
+    /// Network difficulty of the synthetic chain. Default: 1/2048.
+    pub block_difficulty: f64,
+    /// First share difficulty. Default: 1/65536.
+    pub share_difficulty: f64,
+    /// Pool fee, basis points. Default: 100 (1 %).
+    pub fee_bps: u16,
+}
+
+impl Default for LocalPoolConfig {
+    fn default() -> Self {
+        LocalPoolConfig {
+            nodes: 3,
+            miners: 3,
+            blocks: 3,
+            duration: Duration::from_secs(50),
+            block_difficulty: 1.0 / 2048.0,
+            share_difficulty: 1.0 / 65_536.0,
+            fee_bps: 100,
+        }
+    }
+}
+
+/// What one node saw.
+#[derive(Debug, Clone)]
+pub struct NodeView {
+    /// Node index.
+    pub index: usize,
+    /// Its peer id.
+    pub peer_id: String,
+    /// Pools it discovered through the directory.
+    pub pools_discovered: Vec<String>,
+    /// Who it believes coordinates the pool.
+    pub coordinator: Option<String>,
+    /// Shares it fetched and verified itself (last fetch).
+    pub shares_verified: u64,
+    /// Blocks it settled.
+    pub blocks: Vec<BlockPayout>,
+    /// Its ledger balances (payout id, credited atoms).
+    pub balances: Vec<(String, u128)>,
+    /// Whether its ledger's invariants hold.
+    pub ledger_ok: bool,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone)]
+pub struct LocalPoolReport {
+    /// The pool.
+    pub pool: PoolId,
+    /// Per node.
+    pub nodes: Vec<NodeView>,
+    /// Shares the Stratum server accepted.
+    pub shares_accepted: u64,
+    /// Shares it rejected.
+    pub shares_rejected: u64,
+    /// Blocks found on the chain.
+    pub blocks_found: u64,
+    /// Everything that went wrong; empty on success.
+    pub problems: Vec<String>,
+}
+
+/// A progress snapshot, reported about once a second.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Seconds since start.
+    pub elapsed_secs: u64,
+    /// Shares accepted by the server.
+    pub accepted: u64,
+    /// Blocks found.
+    pub blocks_found: u64,
+    /// Fewest blocks settled by any node.
+    pub settled_min: usize,
+    /// Hashes per second of all miners.
+    pub hashrate: u64,
+}
+
+/// Runs the local pool network and reports what every node computed.
+pub async fn run_local_pool(
+    config: LocalPoolConfig,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<LocalPoolReport, NodeError> {
+    let bits = Target::from_difficulty(config.block_difficulty)
+        .unwrap_or(Target::DIFF1)
+        .to_compact_lossy();
+    let chain = Arc::new(SyntheticChain::new(bits));
+    let base = |keypair: Keypair| NodeConfig {
+        chain: Some(chain.clone()),
+        share_difficulty: config.share_difficulty,
+        share_interval_secs: 1.0,
+        ..NodeConfig::new(keypair)
+    };
+
+    // Node 0 owns the pool and serves miners; the others join through it.
+    let mut first = base(Keypair::generate());
+    first.announce = Some(PoolSpec {
+        name: "local-demo".into(),
+        fee_bps: config.fee_bps,
+        window_bps: 20_000,
+    });
+    first.stratum = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    let owner = PoolNode::start(first).await?;
+    let boot = owner.store.dial_addresses();
+    let mut nodes = vec![owner.clone()];
+    for _ in 1..config.nodes.max(2) {
+        let mut c = base(Keypair::generate());
+        c.bootstrap = boot.clone();
+        nodes.push(PoolNode::start(c).await?);
+    }
+    let want = nodes.len() - 1;
+    for n in &nodes {
+        let _ = tokio::time::timeout(Duration::from_secs(20), n.store.wait_for_peers(want)).await;
+    }
+
+    let mut problems = Vec::new();
+    let pool = owner
+        .pool()
+        .ok_or_else(|| NodeError::Stratum(std::io::Error::other("no pool")))?;
+    // Every other node discovers the pool through the DHT directory and follows it.
+    let mut discovered: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let pools = n.manager.discover_pools().await.unwrap_or_default();
+        discovered.insert(
+            i,
+            pools.iter().map(|p| p.announcement.name.clone()).collect(),
+        );
+        match pools.iter().find(|p| p.announcement.id == pool) {
+            Some(p) => {
+                let window = match p.announcement.scheme {
+                    chiral_pool_core::pool::PayoutScheme::Pplns { window_bps, .. } => window_bps,
+                    _ => 20_000,
+                };
+                n.follow(pool, p.announcement.fee.bps(), window)?;
+            }
+            None => problems.push(format!("node {i} did not discover the pool")),
+        }
+    }
+
+    let (addr, server_stats) = owner
+        .stratum()
+        .ok_or_else(|| NodeError::Stratum(std::io::Error::other("no stratum server")))?;
+    let stop = crate::node::stop_flag();
+    let mut miners = Vec::new();
+    let mut miner_stats = Vec::new();
+    for m in 0..config.miners.max(1) {
+        let stats = Arc::new(MinerStats::default());
+        miner_stats.push(stats.clone());
+        let mut c = ClientConfig::new(addr.to_string(), format!("miner{}.cpu", m + 1));
+        c.suggest_difficulty = Some(config.share_difficulty);
+        miners.push(tokio::spawn(run_cpu_miner(c, stats, stop.clone())));
+    }
+
+    let started = Instant::now();
+    let mut last_hashes = 0u64;
+    let mut last_at = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let settled_min = nodes.iter().map(|n| n.blocks().len()).min().unwrap_or(0);
+        let hashes: u64 = miner_stats
+            .iter()
+            .map(|s| s.hashes.load(Ordering::Relaxed))
+            .sum();
+        let rate =
+            ((hashes - last_hashes) as f64 / last_at.elapsed().as_secs_f64().max(0.001)) as u64;
+        last_hashes = hashes;
+        last_at = Instant::now();
+        on_progress(&Progress {
+            elapsed_secs: started.elapsed().as_secs(),
+            accepted: server_stats.accepted.load(Ordering::Relaxed),
+            blocks_found: server_stats.blocks.load(Ordering::Relaxed),
+            settled_min,
+            hashrate: rate,
+        });
+        if settled_min >= config.blocks || started.elapsed() >= config.duration {
+            break;
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for m in miners {
+        let _ = m.await;
+    }
+
+    let mut views = Vec::new();
+    for (i, n) in nodes.iter().enumerate() {
+        let coordinator = n.manager.find_coordinator(&pool).await.ok().flatten();
+        let (balances, ledger_ok) = n.balances();
+        views.push(NodeView {
+            index: i,
+            peer_id: n.store.peer_id().to_string(),
+            pools_discovered: discovered.remove(&i).unwrap_or_default(),
+            coordinator: coordinator.map(|k| k.to_hex()),
+            shares_verified: n.counters.shares_verified.load(Ordering::Relaxed),
+            blocks: n.blocks(),
+            balances,
+            ledger_ok,
+        });
+    }
+    check(&views, config.blocks, &mut problems);
+    let report = LocalPoolReport {
+        pool,
+        shares_accepted: server_stats.accepted.load(Ordering::Relaxed),
+        shares_rejected: server_stats.rejected_total(),
+        blocks_found: server_stats.blocks.load(Ordering::Relaxed),
+        nodes: views,
+        problems,
+    };
+    for n in &nodes {
+        n.shutdown().await;
+    }
+    Ok(report)
+}
+
+/// Cross-checks the nodes: same blocks, same splits to the atom,
+/// conservation, ledgers, discovery, one coordinator.
+fn check(views: &[NodeView], wanted: usize, problems: &mut Vec<String>) {
+    let Some(first) = views.first() else {
+        problems.push("no nodes".into());
+        return;
+    };
+    let settled = views.iter().map(|v| v.blocks.len()).min().unwrap_or(0);
+    if settled == 0 {
+        problems.push("no block was found and settled on every node".into());
+    } else if settled < wanted {
+        problems.push(format!(
+            "only {settled} of {wanted} blocks settled on every node in time"
+        ));
+    }
+    for v in views {
+        for (b, block) in v.blocks.iter().take(settled).enumerate() {
+            let reference = &first.blocks[b];
+            if block.hash != reference.hash || block.settlement != reference.settlement {
+                problems.push(format!(
+                    "node {} computed a different split for block {b}",
+                    v.index
+                ));
+            }
+            if !block.settlement.is_conserved() {
+                problems.push(format!(
+                    "node {} block {b} does not conserve its reward",
+                    v.index
+                ));
+            }
+        }
+        if !v.ledger_ok {
+            problems.push(format!("node {} ledger invariants fail", v.index));
+        }
+        if !v.pools_discovered.iter().any(|p| p == "local-demo") {
+            problems.push(format!("node {} did not discover the pool", v.index));
+        }
+    }
+    let coordinators: std::collections::BTreeSet<_> =
+        views.iter().map(|v| v.coordinator.clone()).collect();
+    if coordinators.len() != 1 || coordinators.contains(&None) {
+        problems.push(format!(
+            "nodes disagree on the coordinator: {coordinators:?}"
+        ));
+    }
+}

@@ -1,0 +1,129 @@
+//! A CPU miner on the Stratum client: the example miner and the demo's
+//! miners. Hashing runs on blocking threads in small nonce chunks so a
+//! new job or a stop request is seen quickly.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chiral_pool_core::pow::Target;
+use chiral_stratum::client::{solve, ClientConfig, ClientEvent, StratumClient, Submission};
+use chiral_stratum::job::JobParams;
+use tracing::{debug, info, warn};
+
+/// Nonces hashed between checks for new work.
+const CHUNK: u32 = 1 << 16;
+
+/// Counters of one miner.
+#[derive(Debug, Default)]
+pub struct MinerStats {
+    /// Hashes computed.
+    pub hashes: AtomicU64,
+    /// Shares accepted by the pool.
+    pub accepted: AtomicU64,
+    /// Shares rejected by the pool.
+    pub rejected: AtomicU64,
+}
+
+/// Mines on `config.addr` until `stop` is set; reconnects with backoff when
+/// the connection drops or the server asks.
+pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let (client, mut events) =
+            match StratumClient::connect_with_backoff(config.clone(), 20).await {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(error = %e, "miner cannot connect");
+                    return;
+                }
+            };
+        info!(user = %config.username, "miner connected");
+        let mut difficulty = 1.0;
+        let mut job: Option<JobParams> = None;
+        let mut en2: u32 = 0;
+        let mut nonce_base: u32 = 0;
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return;
+            }
+            // Drain pushed events without blocking.
+            let mut reconnect = false;
+            loop {
+                match events.try_recv() {
+                    Ok(ClientEvent::Job(j)) => {
+                        job = Some(j);
+                        en2 = 0;
+                        nonce_base = 0;
+                    }
+                    Ok(ClientEvent::Difficulty(d)) => difficulty = d,
+                    Ok(ClientEvent::Reconnect) | Ok(ClientEvent::Disconnected) => reconnect = true,
+                    Ok(ClientEvent::Extranonce { .. }) => reconnect = true,
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    Err(_) => {
+                        reconnect = true;
+                        break;
+                    }
+                }
+            }
+            if reconnect {
+                break;
+            }
+            let Some(current) = job.clone() else {
+                match tokio::time::timeout(Duration::from_secs(30), events.recv()).await {
+                    Ok(Some(ClientEvent::Job(j))) => job = Some(j),
+                    Ok(Some(ClientEvent::Difficulty(d))) => difficulty = d,
+                    Ok(Some(_)) | Ok(None) | Err(_) => break,
+                }
+                continue;
+            };
+            let session = client.session().clone();
+            let target = Target::from_difficulty(difficulty).unwrap_or(Target::DIFF1);
+            let en2_bytes: Vec<u8> =
+                en2.to_be_bytes()[4 - session.extranonce2_size.min(4)..].to_vec();
+            let start = nonce_base;
+            let chunk_job = current.clone();
+            let en1 = session.extranonce1.clone();
+            let en2_for_chunk = en2_bytes.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                let version = chunk_job.template.version as u32;
+                solve(
+                    &chunk_job,
+                    &en1,
+                    &en2_for_chunk,
+                    version,
+                    &target,
+                    start..start.saturating_add(CHUNK),
+                )
+            })
+            .await
+            .ok()
+            .flatten();
+            stats.hashes.fetch_add(CHUNK as u64, Ordering::Relaxed);
+            match nonce_base.checked_add(CHUNK) {
+                Some(n) => nonce_base = n,
+                None => {
+                    nonce_base = 0;
+                    en2 = en2.wrapping_add(1);
+                }
+            }
+            if let Some(nonce) = found {
+                let submission = Submission {
+                    job_id: current.id.clone(),
+                    extranonce2: en2_bytes,
+                    ntime: current.template.time,
+                    nonce,
+                    version_bits: None,
+                };
+                match client.submit(&submission).await {
+                    Ok(()) => {
+                        stats.accepted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        debug!(error = %e, "share rejected");
+                        stats.rejected.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Turning verified shares into block payouts, the same on every node.
+//!
+//! Order of shares: (position of the tip the share builds on, header time,
+//! hash). Block B is paid by the PPLNS window of every share up to and
+//! including B in that order, so shares built on later tips never pay for
+//! B. A node settles B only after it has seen B for a grace period, by
+//! which time the pool's server has published every share it accepted on
+//! B's tip (it rejects shares on old tips once the block is known).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chiral_pool_core::ids::PayoutId;
+use chiral_pool_core::manager::SharePage;
+use chiral_pool_core::payout::{PayoutLedger, PplnsConfig, PplnsWindow, RewardCuts, Settlement};
+use chiral_pool_core::pow::{Difficulty, Hash256};
+use chiral_pool_core::share::VerifiedShare;
+
+/// A settled block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockPayout {
+    /// The block's hash.
+    pub hash: Hash256,
+    /// Position of its tip in the chain as this node saw it.
+    pub tip_index: u64,
+    /// Who found it.
+    pub finder: PayoutId,
+    /// Shares in its window.
+    pub window_shares: usize,
+    /// The split.
+    pub settlement: Settlement,
+}
+
+/// Economic settings of a pool's accounting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountingConfig {
+    /// PPLNS window and weighting.
+    pub pplns: PplnsConfig,
+    /// Network difficulty the weights are normalised by.
+    pub network: Difficulty,
+    /// Block reward, atoms.
+    pub reward: u64,
+    /// Fee and finder bonus.
+    pub cuts: RewardCuts,
+    /// Smallest balance paid out, atoms.
+    pub min_payout: u64,
+    /// Seconds a block must have been seen before it is settled.
+    pub grace_secs: u64,
+}
+
+/// One node's view of a pool's payouts.
+#[derive(Debug)]
+pub struct Accounting {
+    config: AccountingConfig,
+    tips: HashMap<Hash256, u64>,
+    first_seen: BTreeMap<Hash256, u64>,
+    settled: BTreeSet<Hash256>,
+    ledger: PayoutLedger,
+    blocks: Vec<BlockPayout>,
+}
+
+impl Accounting {
+    /// Empty accounting.
+    pub fn new(config: AccountingConfig) -> Self {
+        Accounting {
+            ledger: PayoutLedger::new(config.min_payout),
+            config,
+            tips: HashMap::new(),
+            first_seen: BTreeMap::new(),
+            settled: BTreeSet::new(),
+            blocks: Vec::new(),
+        }
+    }
+
+    /// Records the next chain tip (call in chain order).
+    pub fn on_tip(&mut self, prev_hash: Hash256) {
+        let next = self.tips.len() as u64;
+        self.tips.entry(prev_hash).or_insert(next);
+    }
+
+    /// Settles every block in `page` that has been seen for the grace
+    /// period and was not settled before, in share order. Returns them.
+    pub fn settle(&mut self, page: &SharePage, now: u64) -> Vec<BlockPayout> {
+        let mut ordered: Vec<(u64, &VerifiedShare)> = page
+            .shares
+            .iter()
+            .filter_map(|s| self.tips.get(&s.prev_hash).map(|i| (*i, s)))
+            .collect();
+        ordered.sort_by_key(|(tip, s)| (*tip, s.time, s.hash));
+        let mut out = Vec::new();
+        for (pos, (tip, share)) in ordered.iter().enumerate() {
+            if !share.is_block || self.settled.contains(&share.hash) {
+                continue;
+            }
+            let seen = *self.first_seen.entry(share.hash).or_insert(now);
+            if now < seen + self.config.grace_secs {
+                // Later blocks wait for this one: settlement is in order.
+                break;
+            }
+            let mut window = PplnsWindow::new(self.config.pplns.window(self.config.network));
+            for (_, s) in &ordered[..=pos] {
+                window.add(
+                    &s.payout_id,
+                    self.config.pplns.weight(s.difficulty, self.config.network),
+                );
+            }
+            let reward = self.config.reward.saturating_add(self.ledger.take_carry());
+            let settlement = window.settle(reward, self.config.cuts, Some(&share.payout_id));
+            // A settlement always conserves; the ledger re-checks.
+            if self.ledger.credit(&settlement).is_ok() {
+                self.settled.insert(share.hash);
+                let payout = BlockPayout {
+                    hash: share.hash,
+                    tip_index: *tip,
+                    finder: share.payout_id.clone(),
+                    window_shares: pos + 1,
+                    settlement,
+                };
+                self.blocks.push(payout.clone());
+                out.push(payout);
+            }
+        }
+        out
+    }
+
+    /// Blocks settled so far, in order.
+    pub fn blocks(&self) -> &[BlockPayout] {
+        &self.blocks
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &PayoutLedger {
+        &self.ledger
+    }
+}
