@@ -1,0 +1,751 @@
+//! The performance report: every headline figure next to a baseline
+//! measured in the same run, printed as a table and, on the last line, as
+//! one JSON object keyed by figure.
+//!
+//! `cargo run --release --example perf_report` (a few minutes; `--quick`
+//! for a shorter run). The Stratum load runs its clients in a child
+//! process so both sides get their own file-descriptor budget.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::ids::{PayoutId, PoolId};
+use chiral_pool::core::manager::{ManagerConfig, PoolManager};
+use chiral_pool::core::payout::{rescan_weights, split, PplnsWindow, RewardCuts};
+use chiral_pool::core::pool::PoolAnnouncement;
+use chiral_pool::core::pow::{merkle_root_from_branch, sha256d, Difficulty, Target};
+use chiral_pool::core::record::SignedRecord;
+use chiral_pool::core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
+use chiral_pool::core::store::{RecordStore, SystemClock};
+use chiral_pool::dht::{KadConfig, KadStore};
+use chiral_pool::stratum::server::{DiscardShares, ServerConfig, StratumServer};
+use chiral_pool::stratum::work::SyntheticChain;
+use clap::Parser;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
+#[derive(Parser, Debug)]
+struct Args {
+    /// Shorter measurements.
+    #[arg(long)]
+    quick: bool,
+    /// Skip the Stratum load (needs a second process).
+    #[arg(long)]
+    no_stratum: bool,
+    /// Skip the 50-node DHT network.
+    #[arg(long)]
+    no_dht: bool,
+    /// Internal: run as the Stratum load client against this address.
+    #[arg(long, hide = true)]
+    load_client: Option<String>,
+    /// Internal: connections of the load client.
+    #[arg(long, hide = true, default_value_t = 1000)]
+    connections: usize,
+    /// Internal: seconds of load.
+    #[arg(long, hide = true, default_value_t = 5)]
+    seconds: u64,
+}
+
+struct Figure {
+    name: &'static str,
+    value: f64,
+    unit: &'static str,
+    baseline: Option<f64>,
+    ratio: Option<f64>,
+    goal: String,
+    note: String,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+const BITS: u32 = 0x1d00ffff;
+const TIP: [u8; 32] = [0x22; 32];
+
+fn shares(n: usize, pool: PoolId) -> Vec<Share> {
+    let target = Target::from_difficulty(1.0 / 16_777_216.0).expect("valid");
+    (0..n)
+        .map(|i| {
+            let payout = PayoutId::new(format!("miner{}", i % 64)).expect("valid");
+            let mut t = WorkTemplate::synthetic(&pool, &payout, TIP, BITS, 1_700_000_000, 1, 8);
+            t.merkle_branch = (0..10)
+                .map(|b| sha256d(&[b as u8, i as u8, (i >> 8) as u8]))
+                .collect();
+            t.mine(pool, payout, target, &(i as u64).to_le_bytes(), 0..u32::MAX)
+                .expect("share")
+        })
+        .collect()
+}
+
+fn validator(pool: PoolId) -> ShareValidator {
+    let mut v = ShareValidator::new(
+        pool,
+        ShareValidatorConfig {
+            min_difficulty: Difficulty::from_raw(1),
+            ..ShareValidatorConfig::new()
+        },
+    );
+    v.add_tip(TIP, BITS).expect("tip");
+    v
+}
+
+fn floor_pass(shares: &[Share]) {
+    for s in shares {
+        black_box(merkle_root_from_branch(
+            sha256d(&s.coinbase),
+            &s.merkle_branch,
+        ));
+        black_box(sha256d(&s.header.to_bytes()));
+    }
+}
+
+fn verify_pass(v: &ShareValidator, shares: &[Share]) {
+    for s in shares {
+        black_box(v.verify(s).expect("valid"));
+    }
+}
+
+/// Runs `a` and `b` alternately `rounds` times; returns their median rates
+/// in items per second.
+fn paired(rounds: usize, items: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (f64, f64) {
+    let (mut ra, mut rb) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        a();
+        ra.push(items as f64 / t.elapsed().as_secs_f64());
+        let t = Instant::now();
+        b();
+        rb.push(items as f64 / t.elapsed().as_secs_f64());
+    }
+    (median(ra), median(rb))
+}
+
+fn share_figures(figs: &mut Vec<Figure>, quick: bool) {
+    let pool = PoolId::derive(&Keypair::from_secret_bytes([1; 32]).public(), "perf");
+    let set = shares(512, pool);
+    let v = validator(pool);
+    let rounds = if quick { 5 } else { 15 };
+    let reps = 8;
+    let (floor, ours) = paired(
+        rounds,
+        set.len() * reps,
+        || (0..reps).for_each(|_| floor_pass(&set)),
+        || (0..reps).for_each(|_| verify_pass(&v, &set)),
+    );
+    figs.push(Figure {
+        name: "share_validation",
+        value: ours,
+        unit: "shares/s (1 core)",
+        baseline: Some(floor),
+        ratio: Some(ours / floor),
+        goal: "ratio >= 0.7".into(),
+        note: "baseline: bare sha256d of coinbase, 10 branch steps and header".into(),
+    });
+    let (floor2, ours2) = paired(
+        rounds,
+        set.len() * reps * 2,
+        || {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| (0..reps).for_each(|_| floor_pass(&set)));
+                }
+            })
+        },
+        || {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| (0..reps).for_each(|_| verify_pass(&v, &set)));
+                }
+            })
+        },
+    );
+    figs.push(Figure {
+        name: "share_validation_2_cores",
+        value: ours2,
+        unit: "shares/s (2 threads)",
+        baseline: Some(floor2),
+        ratio: Some(ours2 / floor2),
+        goal: "ratio >= 0.7".into(),
+        note: format!("{:.2}x the 1-core rate", ours2 / ours),
+    });
+    // Scaling: 1x, 10x, 100x the shares.
+    let mut times = Vec::new();
+    for k in [1usize, 10, 100] {
+        let t = Instant::now();
+        for _ in 0..k {
+            verify_pass(&v, &set);
+        }
+        times.push(t.elapsed().as_secs_f64());
+    }
+    figs.push(Figure {
+        name: "share_validation_scaling_100x",
+        value: times[2] / times[0],
+        unit: "time ratio at 100x shares",
+        baseline: Some(100.0),
+        ratio: Some(times[2] / times[0] / 100.0),
+        goal: "ratio ~1 (linear)".into(),
+        note: format!("10x: {:.1}", times[1] / times[0]),
+    });
+}
+
+fn payout_figures(figs: &mut Vec<Figure>, quick: bool) {
+    let ids: Vec<PayoutId> = (0..1000)
+        .map(|i| PayoutId::new(format!("miner{i:06}")).expect("valid"))
+        .collect();
+    let window_shares = 1_000_000usize;
+    let mut window = PplnsWindow::new(window_shares as u128);
+    let mut naive: Vec<(PayoutId, u128)> = Vec::with_capacity(window_shares);
+    for i in 0..window_shares {
+        window.add(&ids[i % ids.len()], 1);
+        naive.push((ids[i % ids.len()].clone(), 1));
+    }
+    // add-share in steady state vs the naive append (clone + push).
+    let n = 200_000;
+    let rounds = if quick { 3 } else { 7 };
+    let mut naive_vec: Vec<(PayoutId, u128)> = Vec::with_capacity(n * rounds * 2);
+    let (naive_rate, ours_rate) = paired(
+        rounds,
+        n,
+        || {
+            for i in 0..n {
+                naive_vec.push((ids[i % ids.len()].clone(), 1));
+            }
+        },
+        || {
+            for i in 0..n {
+                window.add(&ids[i % ids.len()], 1);
+            }
+        },
+    );
+    figs.push(Figure {
+        name: "pplns_add_share",
+        value: 1e9 / ours_rate,
+        unit: "ns/share (window full, 1M shares)",
+        baseline: Some(1e9 / naive_rate),
+        ratio: Some(naive_rate / ours_rate),
+        goal: "<= 100 ns".into(),
+        note: "baseline: the naive append of (payout id, weight)".into(),
+    });
+    let mut settle = Vec::new();
+    let mut rescan = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        black_box(window.settle(5_000_000_000, RewardCuts::default(), None));
+        settle.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        black_box(rescan_weights(&naive, window_shares as u128));
+        rescan.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (s, r) = (median(settle), median(rescan));
+    figs.push(Figure {
+        name: "pplns_settle_1m",
+        value: s,
+        unit: "ms (1M-share window, 1000 miners)",
+        baseline: Some(r),
+        ratio: Some(s / r),
+        goal: "<= 100 ms".into(),
+        note: "baseline: full rescan of the 1M shares".into(),
+    });
+    // Settling cost as the window grows 10x and 100x.
+    let mut by_size = Vec::new();
+    for size in [10_000usize, 100_000, 1_000_000] {
+        let mut w = PplnsWindow::new(size as u128);
+        for i in 0..size {
+            w.add(&ids[i % ids.len()], 1);
+        }
+        let t = Instant::now();
+        for _ in 0..5 {
+            black_box(w.settle(5_000_000_000, RewardCuts::default(), None));
+        }
+        by_size.push(t.elapsed().as_secs_f64() / 5.0);
+    }
+    figs.push(Figure {
+        name: "pplns_settle_scaling_100x",
+        value: by_size[2] / by_size[0],
+        unit: "time ratio, 1M vs 10k shares",
+        baseline: Some(100.0),
+        ratio: Some(by_size[2] / by_size[0] / 100.0),
+        goal: "<= 1 (linear or better)".into(),
+        note: format!("10x: {:.2}", by_size[1] / by_size[0]),
+    });
+    let many: Vec<(PayoutId, u128)> = (0..100_000)
+        .map(|i| {
+            (
+                PayoutId::new(format!("m{i:06}")).expect("valid"),
+                1_000 + (i as u128 * 7919) % 10_007,
+            )
+        })
+        .collect();
+    let mut ours = Vec::new();
+    let mut naive_split = Vec::new();
+    for _ in 0..rounds {
+        let t = Instant::now();
+        black_box(split(5_000_000_000, &many));
+        ours.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        // The usual naive split: floors, the last miner takes the rest.
+        let total: u128 = many.iter().map(|(_, w)| w).sum();
+        let mut out: Vec<u64> = many
+            .iter()
+            .map(|(_, w)| (5_000_000_000u128 * w / total) as u64)
+            .collect();
+        let rest = 5_000_000_000 - out.iter().sum::<u64>();
+        if let Some(last) = out.last_mut() {
+            *last += rest;
+        }
+        black_box(out);
+        naive_split.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let (o, b) = (median(ours), median(naive_split));
+    figs.push(Figure {
+        name: "split_100k",
+        value: o,
+        unit: "ms (100,000 miners)",
+        baseline: Some(b),
+        ratio: Some(o / b),
+        goal: "<= 20 ms".into(),
+        note: "baseline: floors + last miner takes the remainder (unsorted, unfair)".into(),
+    });
+}
+
+fn record_figures(figs: &mut Vec<Figure>, quick: bool) {
+    let kp = Keypair::from_secret_bytes([7; 32]);
+    let ann = PoolAnnouncement::new(
+        kp.public(),
+        "perf-pool",
+        "stratum+tcp://127.0.0.1:3333",
+        1_000,
+        2_000,
+    );
+    let record = SignedRecord::pool(&kp, &ann, 1).expect("signs");
+    let bytes = record.to_bytes();
+    let sig = kp.sign(&bytes);
+    let n = if quick { 2_000 } else { 10_000 };
+    let (raw, ours) = paired(
+        5,
+        n,
+        || {
+            for _ in 0..n {
+                black_box(kp.public().verify(&bytes, &sig).is_ok());
+            }
+        },
+        || {
+            for _ in 0..n {
+                black_box(SignedRecord::decode_verified(&bytes, 1_500).expect("valid"));
+            }
+        },
+    );
+    figs.push(Figure {
+        name: "record_decode_verify",
+        value: ours,
+        unit: "records/s",
+        baseline: Some(raw),
+        ratio: Some(raw / ours),
+        goal: "cost <= 1.3x the raw verify".into(),
+        note: format!(
+            "{} byte pool record; ratio is cost (raw rate / ours)",
+            bytes.len()
+        ),
+    });
+    let t = Instant::now();
+    for i in 0..n {
+        black_box(SignedRecord::pool(&kp, &ann, i as u64).expect("signs"));
+    }
+    let sign_rate = n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    for _ in 0..n {
+        black_box(kp.sign(&bytes));
+    }
+    let raw_sign = n as f64 / t.elapsed().as_secs_f64();
+    figs.push(Figure {
+        name: "record_sign",
+        value: sign_rate,
+        unit: "records/s",
+        baseline: Some(raw_sign),
+        ratio: Some(raw_sign / sign_rate),
+        goal: "reported".into(),
+        note: "baseline: raw ed25519 sign of the same bytes".into(),
+    });
+}
+
+/// The load client (child process): opens connections, reports when they
+/// are all subscribed and authorized, waits for "go", submits for the given
+/// seconds and prints `submits latency_us...` summary as JSON.
+async fn load_client(addr: String, connections: usize, seconds: u64) {
+    let mut conns = Vec::with_capacity(connections);
+    for i in 0..connections {
+        let Ok(stream) = tokio::net::TcpStream::connect(&addr).await else {
+            break;
+        };
+        let _ = stream.set_nodelay(true);
+        let (r, mut w) = stream.into_split();
+        let mut lines = tokio::io::BufReader::new(r).lines();
+        let hello = format!(
+            "{{\"id\":1,\"method\":\"mining.subscribe\",\"params\":[]}}\n{{\"id\":2,\"method\":\"mining.authorize\",\"params\":[\"m{i}.x\",\"\"]}}\n"
+        );
+        if w.write_all(hello.as_bytes()).await.is_err() {
+            break;
+        }
+        conns.push((lines_take(&mut lines).await, lines, w));
+    }
+    println!("connected {}", conns.len());
+    let mut go = String::new();
+    let _ = std::io::stdin().read_line(&mut go);
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (job, mut lines, mut w) in conns {
+        tasks.spawn(async move {
+            let mut lat = Vec::new();
+            let Some((job_id, ntime)) = job else { return lat };
+            let mut nonce: u32 = 0;
+            while Instant::now() < deadline {
+                nonce += 1;
+                let line = format!(
+                    "{{\"id\":9,\"method\":\"mining.submit\",\"params\":[\"m.x\",\"{job_id}\",\"00000000\",\"{ntime}\",\"{nonce:08x}\"]}}\n"
+                );
+                let t = Instant::now();
+                if w.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+                match lines.next_line().await {
+                    Ok(Some(_)) => lat.push(t.elapsed().as_secs_f64() * 1e6),
+                    _ => break,
+                }
+            }
+            lat
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(Ok(l)) = tasks.join_next().await {
+        all.extend(l);
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "{{\"submits\":{},\"p50_us\":{},\"p99_us\":{}}}",
+        all.len(),
+        percentile(&all, 0.5),
+        percentile(&all, 0.99)
+    );
+}
+
+/// Reads the handshake replies and the first notify; returns (job id, ntime).
+async fn lines_take(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>>,
+) -> Option<(String, String)> {
+    for _ in 0..8 {
+        let line = lines.next_line().await.ok()??;
+        let v: serde_json::Value = serde_json::from_str(&line).ok()?;
+        if v["method"] == "mining.notify" {
+            return Some((
+                v["params"][0].as_str()?.to_owned(),
+                v["params"][7].as_str()?.to_owned(),
+            ));
+        }
+    }
+    None
+}
+
+async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, quick: bool) {
+    let pool = PoolId::derive(&Keypair::from_secret_bytes([3; 32]).public(), "load");
+    let mut config = ServerConfig::new(pool);
+    // Every hash meets the share target: each submit is a valid share
+    // that the server fully rebuilds and validates.
+    config.initial_difficulty = 1.0 / 4_294_967_296.0;
+    config.vardiff.min_difficulty = config.initial_difficulty;
+    config.vardiff.retarget_secs = 1e9;
+    config.validator.min_difficulty = Difficulty::from_raw(1);
+    config.validator.max_shares_per_tip = 1 << 24;
+    config.ban_threshold = u32::MAX;
+    let server = StratumServer::new(
+        config,
+        Arc::new(SyntheticChain::new(BITS)),
+        Arc::new(DiscardShares),
+    );
+    let stats = server.stats();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run(listener, async move {
+        let _ = stop_rx.await;
+    }));
+    let exe = std::env::current_exe().expect("own path");
+    for conns in [1_000usize, 10_000] {
+        let rss0 = rss_kib();
+        let mut child = Command::new(&exe)
+            .args([
+                "--load-client",
+                &addr.to_string(),
+                "--connections",
+                &conns.to_string(),
+                "--seconds",
+                if quick { "3" } else { "6" },
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn load client");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        let _ = tokio::task::block_in_place(|| out.read_line(&mut line));
+        let connected: usize = line
+            .trim()
+            .strip_prefix("connected ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        // Let the server finish its side of the handshakes.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let open = stats
+            .connections_open
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let per_conn = (rss_kib().saturating_sub(rss0)) as f64 / open.max(1) as f64;
+        let accepted0 = stats.accepted.load(std::sync::atomic::Ordering::Relaxed);
+        let t = Instant::now();
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = writeln!(stdin, "go");
+        }
+        line.clear();
+        let _ = tokio::task::block_in_place(|| out.read_line(&mut line));
+        let secs = t.elapsed().as_secs_f64();
+        let _ = child.wait();
+        let accepted = stats.accepted.load(std::sync::atomic::Ordering::Relaxed) - accepted0;
+        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
+        let rate = accepted as f64 / secs;
+        let name: &'static str = if conns == 1_000 {
+            "stratum_1k"
+        } else {
+            "stratum_10k"
+        };
+        figs.push(Figure {
+            name,
+            value: rate,
+            unit: "validated submits/s",
+            baseline: Some(single_core_validation),
+            ratio: Some(rate / single_core_validation),
+            goal: ">= 50,000/s, p99 <= 5 ms".into(),
+            note: format!(
+                "{connected}/{conns} connected, server saw {open}; p50 {:.0} us, p99 {:.0} us; server RSS {:.1} KiB/connection; baseline: 1-core in-process validation",
+                v["p50_us"].as_f64().unwrap_or(0.0),
+                v["p99_us"].as_f64().unwrap_or(0.0),
+                per_conn
+            ),
+        });
+        if conns == 10_000 {
+            figs.push(Figure {
+                name: "stratum_memory_per_connection",
+                value: per_conn,
+                unit: "KiB (server RSS delta / connections)",
+                baseline: None,
+                ratio: None,
+                goal: "<= 16 KiB".into(),
+                note: format!("{open} subscribed and authorized connections"),
+            });
+        }
+        // Wait for the server to drop the connections before the next round.
+        for _ in 0..100 {
+            if stats
+                .connections_open
+                .load(std::sync::atomic::Ordering::Relaxed)
+                == 0
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let _ = stop_tx.send(());
+    let _ = handle.await;
+}
+
+async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
+    let n = 50;
+    let first = KadStore::spawn(KadConfig::new()).await.expect("node");
+    let boot = first.dial_addresses();
+    let mut nodes = vec![first];
+    let mut keys = vec![];
+    for _ in 1..n {
+        let k = Keypair::generate();
+        keys.push(k.clone());
+        nodes.push(
+            KadStore::spawn(
+                KadConfig::new()
+                    .with_keypair(k)
+                    .with_bootstrap(boot.clone()),
+            )
+            .await
+            .expect("node"),
+        );
+    }
+    let settle = Instant::now();
+    for node in &nodes {
+        let _ = tokio::time::timeout(Duration::from_secs(30), node.wait_for_peers(8)).await;
+    }
+    let settle_secs = settle.elapsed().as_secs_f64();
+    let ops = if quick { 50 } else { 200 };
+    let mut put_lat = Vec::new();
+    let mut get_lat = Vec::new();
+    let mut ok = 0;
+    for i in 0..ops {
+        let owner = Keypair::generate();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("time")
+            .as_secs();
+        let ann = PoolAnnouncement::new(owner.public(), &format!("p{i}"), "x", now, now + 3600);
+        let record = SignedRecord::pool(&owner, &ann, 1).expect("signs");
+        let t = Instant::now();
+        let _ = nodes[i % n].put(record.clone()).await;
+        put_lat.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        let got = nodes[(i * 7 + 13) % n].get(record.key()).await;
+        get_lat.push(t.elapsed().as_secs_f64() * 1e3);
+        if matches!(got, Ok(v) if v == vec![record]) {
+            ok += 1;
+        }
+    }
+    put_lat.sort_by(|a, b| a.total_cmp(b));
+    get_lat.sort_by(|a, b| a.total_cmp(b));
+    figs.push(Figure {
+        name: "dht_get",
+        value: percentile(&get_lat, 0.5),
+        unit: "ms median get, 50 nodes",
+        baseline: None,
+        ratio: None,
+        goal: "100% success, median <= 20 ms".into(),
+        note: format!(
+            "success {}/{}; p99 {:.1} ms; put median {:.1} ms p99 {:.1} ms; network settled in {:.1} s; raw-kad baseline not measured",
+            ok,
+            ops,
+            percentile(&get_lat, 0.99),
+            percentile(&put_lat, 0.5),
+            percentile(&put_lat, 0.99),
+            settle_secs
+        ),
+    });
+    // 1,000 pools announced from the 49 keyed nodes, discovered from node 0.
+    let pools = if quick { 200 } else { 1000 };
+    let managers: Vec<_> = keys
+        .iter()
+        .zip(nodes.iter().skip(1))
+        .map(|(k, s)| {
+            PoolManager::new(
+                k.clone(),
+                s.clone(),
+                Arc::new(SystemClock),
+                ManagerConfig::new(),
+            )
+            .expect("keys")
+        })
+        .collect();
+    for i in 0..pools {
+        let m = &managers[i % managers.len()];
+        let ann = PoolAnnouncement::new(m.local_key(), &format!("pool-{i}"), "x", 0, 0);
+        let _ = m.announce_pool(ann).await;
+    }
+    let reader_key = Keypair::generate();
+    let reader_store = KadStore::spawn(
+        KadConfig::new()
+            .with_keypair(reader_key.clone())
+            .with_bootstrap(boot),
+    )
+    .await
+    .expect("node");
+    let _ = tokio::time::timeout(Duration::from_secs(20), reader_store.wait_for_peers(8)).await;
+    let reader = PoolManager::new(
+        reader_key,
+        reader_store,
+        Arc::new(SystemClock),
+        ManagerConfig::new(),
+    )
+    .expect("keys");
+    let t = Instant::now();
+    let found = reader.discover_pools().await.map(|v| v.len()).unwrap_or(0);
+    figs.push(Figure {
+        name: "dht_discover_pools",
+        value: t.elapsed().as_secs_f64(),
+        unit: "s to discover all pools",
+        baseline: None,
+        ratio: None,
+        goal: "all found".into(),
+        note: format!("{found}/{pools} pools found from a fresh node"),
+    });
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Some(addr) = args.load_client {
+        runtime.block_on(load_client(addr, args.connections, args.seconds));
+        return;
+    }
+    let mut figs = Vec::new();
+    eprintln!("measuring share validation...");
+    share_figures(&mut figs, args.quick);
+    let one_core = figs[0].value;
+    eprintln!("measuring payouts...");
+    payout_figures(&mut figs, args.quick);
+    eprintln!("measuring records...");
+    record_figures(&mut figs, args.quick);
+    if !args.no_stratum {
+        eprintln!("measuring stratum load...");
+        runtime.block_on(stratum_figures(&mut figs, one_core, args.quick));
+    }
+    if !args.no_dht {
+        eprintln!("measuring the 50-node DHT...");
+        runtime.block_on(dht_figures(&mut figs, args.quick));
+    }
+    println!(
+        "{:<32} {:>14} {:<38} {:>12} {:>8}  {}",
+        "figure", "value", "unit", "baseline", "ratio", "goal / note"
+    );
+    let mut json = BTreeMap::new();
+    for f in &figs {
+        println!(
+            "{:<32} {:>14.3} {:<38} {:>12} {:>8}  {} | {}",
+            f.name,
+            f.value,
+            f.unit,
+            f.baseline.map_or("-".into(), |b| format!("{b:.3}")),
+            f.ratio.map_or("-".into(), |r| format!("{r:.3}")),
+            f.goal,
+            f.note
+        );
+        json.insert(
+            f.name,
+            serde_json::json!({"value": f.value, "unit": f.unit, "baseline": f.baseline, "ratio": f.ratio, "goal": f.goal}),
+        );
+    }
+    println!("{}", serde_json::to_string(&json).unwrap_or_default());
+}
