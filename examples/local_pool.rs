@@ -26,10 +26,10 @@ struct Args {
     #[arg(long, default_value_t = 3)]
     blocks: usize,
     /// Stop after this many seconds in any case.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = 60)]
     duration: u64,
     /// Network difficulty of the synthetic chain.
-    #[arg(long, default_value_t = 1.0 / 2048.0)]
+    #[arg(long, default_value_t = 1.0 / 256.0)]
     block_difficulty: f64,
     /// Pool fee in basis points.
     #[arg(long, default_value_t = 100)]

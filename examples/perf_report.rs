@@ -418,7 +418,8 @@ async fn load_client(addr: String, connections: usize, seconds: u64) {
     let _ = std::io::stdin().read_line(&mut go);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
-    for (job, mut lines, mut w) in conns {
+    for (i, (job, mut lines, mut w)) in conns.into_iter().enumerate() {
+        let user = format!("m{i}.x");
         tasks.spawn(async move {
             let mut lat = Vec::new();
             let Some((job_id, ntime)) = job else { return lat };
@@ -426,7 +427,7 @@ async fn load_client(addr: String, connections: usize, seconds: u64) {
             while Instant::now() < deadline {
                 nonce += 1;
                 let line = format!(
-                    "{{\"id\":9,\"method\":\"mining.submit\",\"params\":[\"m.x\",\"{job_id}\",\"00000000\",\"{ntime}\",\"{nonce:08x}\"]}}\n"
+                    "{{\"id\":9,\"method\":\"mining.submit\",\"params\":[\"{user}\",\"{job_id}\",\"00000000\",\"{ntime}\",\"{nonce:08x}\"]}}\n"
                 );
                 let t = Instant::now();
                 if w.write_all(line.as_bytes()).await.is_err() {
@@ -604,7 +605,7 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
     }
     let settle = Instant::now();
     for node in &nodes {
-        let _ = tokio::time::timeout(Duration::from_secs(30), node.wait_for_peers(8)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), node.wait_for_peers(20)).await;
     }
     let settle_secs = settle.elapsed().as_secs_f64();
     let ops = if quick { 50 } else { 200 };
@@ -663,10 +664,13 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
             .expect("keys")
         })
         .collect();
+    let mut failed = 0;
     for i in 0..pools {
         let m = &managers[i % managers.len()];
         let ann = PoolAnnouncement::new(m.local_key(), &format!("pool-{i}"), "x", 0, 0);
-        let _ = m.announce_pool(ann).await;
+        if m.announce_pool(ann).await.is_err() {
+            failed += 1;
+        }
     }
     let reader_key = Keypair::generate();
     let reader_store = KadStore::spawn(
@@ -686,6 +690,12 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
     .expect("keys");
     let t = Instant::now();
     let found = reader.discover_pools().await.map(|v| v.len()).unwrap_or(0);
+    let publishers = reader
+        .store()
+        .members(&chiral_pool::core::record::RecordKey::directory_set())
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
     figs.push(Figure {
         name: "dht_discover_pools",
         value: t.elapsed().as_secs_f64(),
@@ -693,7 +703,7 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
         baseline: None,
         ratio: None,
         goal: "all found".into(),
-        note: format!("{found}/{pools} pools found from a fresh node"),
+        note: format!("{found}/{pools} pools found from a fresh node; {publishers}/{} publishers listed; {failed} announcements failed", managers.len()),
     });
     for node in &nodes {
         node.shutdown().await;

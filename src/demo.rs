@@ -25,9 +25,9 @@ pub struct LocalPoolConfig {
     pub miners: usize,
     /// Stop once every node has settled this many blocks. Default: 3.
     pub blocks: usize,
-    /// Stop after this long in any case. Default: 50 s.
+    /// Stop after this long in any case. Default: 60 s.
     pub duration: Duration,
-    /// Network difficulty of the synthetic chain. Default: 1/2048.
+    /// Network difficulty of the synthetic chain. Default: 1/256.
     pub block_difficulty: f64,
     /// First share difficulty. Default: 1/65536.
     pub share_difficulty: f64,
@@ -41,8 +41,8 @@ impl Default for LocalPoolConfig {
             nodes: 3,
             miners: 3,
             blocks: 3,
-            duration: Duration::from_secs(50),
-            block_difficulty: 1.0 / 2048.0,
+            duration: Duration::from_secs(60),
+            block_difficulty: 1.0 / 256.0,
             share_difficulty: 1.0 / 65_536.0,
             fee_bps: 100,
         }
