@@ -737,8 +737,8 @@ fn main() {
         runtime.block_on(dht_figures(&mut figs, args.quick));
     }
     println!(
-        "{:<32} {:>14} {:<38} {:>12} {:>8}  {}",
-        "figure", "value", "unit", "baseline", "ratio", "goal / note"
+        "{:<32} {:>14} {:<38} {:>12} {:>8}  goal / note",
+        "figure", "value", "unit", "baseline", "ratio"
     );
     let mut json = BTreeMap::new();
     for f in &figs {

@@ -11,7 +11,9 @@ use chiral_pool_core::record::SignedRecord;
 use common::{Fixture, DIFF1_BITS};
 
 fn dir(target: &str) -> PathBuf {
-    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let d = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
     std::fs::create_dir_all(&d).expect("corpus dir");
     d
 }
@@ -20,13 +22,23 @@ fn dir(target: &str) -> PathBuf {
 #[ignore = "writes files; run by hand to refresh the fuzz seeds"]
 fn write_fuzz_seeds() {
     let kp = Keypair::from_secret_bytes([5; 32]);
-    let ann = PoolAnnouncement::new(kp.public(), "seed", "stratum+tcp://127.0.0.1:3333", 999_000, 1_001_000);
+    let ann = PoolAnnouncement::new(
+        kp.public(),
+        "seed",
+        "stratum+tcp://127.0.0.1:3333",
+        999_000,
+        1_001_000,
+    );
     let rec = SignedRecord::pool(&kp, &ann, 1).expect("signs");
     std::fs::write(dir("record").join("pool"), rec.to_bytes()).expect("write");
 
     let f = Fixture::new(DIFF1_BITS);
     let share = f.share("alice", 1);
-    std::fs::write(dir("share").join("valid"), share.to_bytes().expect("encodes")).expect("write");
+    std::fs::write(
+        dir("share").join("valid"),
+        share.to_bytes().expect("encodes"),
+    )
+    .expect("write");
 
     let lines = [
         r#"{"id":1,"method":"mining.subscribe","params":["cpuminer/2.5",null]}"#,

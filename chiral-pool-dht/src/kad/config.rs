@@ -25,6 +25,9 @@ pub struct KadConfig {
     pub keypair: Keypair,
     /// Address to listen on. Default: `/ip4/127.0.0.1/tcp/0`.
     pub listen: Multiaddr,
+    /// Addresses others should dial us at (announced in provider records
+    /// and identify). Default: none, which announces the listen addresses.
+    pub external_addresses: Vec<Multiaddr>,
     /// Peers to join through, each ending in `/p2p/<peer id>`. Default: none.
     pub bootstrap: Vec<Multiaddr>,
     /// Kademlia `k`: how many closest peers hold each record. Default: 20.
@@ -69,6 +72,7 @@ impl KadConfig {
             listen: "/ip4/127.0.0.1/tcp/0"
                 .parse()
                 .unwrap_or_else(|_| Multiaddr::empty()),
+            external_addresses: Vec::new(),
             bootstrap: Vec::new(),
             replication_factor: NonZeroUsize::new(20).unwrap_or(NonZeroUsize::MIN),
             query_timeout: Duration::from_secs(10),

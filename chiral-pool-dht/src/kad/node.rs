@@ -175,6 +175,19 @@ impl Node {
             }
         };
 
+        // Provider records carry the provider's external addresses; with
+        // none, nodes that do not have the provider in their routing table
+        // drop it from GET_PROVIDERS answers. Advertise what we listen on
+        // unless told otherwise.
+        let external = if config.external_addresses.is_empty() {
+            listen.clone()
+        } else {
+            config.external_addresses.clone()
+        };
+        for addr in external {
+            swarm.add_external_address(addr);
+        }
+
         for addr in &config.bootstrap {
             let Some(Protocol::P2p(peer)) = addr.iter().last() else {
                 return Err(KadError::BootstrapAddress(addr.clone()));
