@@ -61,19 +61,13 @@ impl<S: RecordStore> PoolManager<S> {
             entry.1 += 1;
             *entry
         };
-        let lease = CoordinatorLease {
-            pool_id: *pool,
+        self.publish_lease(
+            pool,
             since,
-        };
-        let record = SignedRecord::sign(
-            &self.keypair,
-            RecordKind::Coordinator,
-            RecordKey::coordinator(pool),
-            codec::encode(&lease)?,
             seq,
             now + self.config.lease_ttl.as_secs().max(1),
-        )?;
-        self.store.put(record).await?;
+        )
+        .await?;
         Ok(match self.find_coordinator(pool).await? {
             Some(holder) if holder == me => LeaseStatus::Holder,
             Some(holder) => LeaseStatus::Follower(holder),
@@ -114,6 +108,17 @@ impl<S: RecordStore> PoolManager<S> {
             state.resigned.insert(*pool);
             out
         };
+        self.publish_lease(pool, since, seq, now + 1).await
+    }
+
+    /// Signs and stores this node's lease record for `pool`.
+    async fn publish_lease(
+        &self,
+        pool: &PoolId,
+        since: u64,
+        seq: u64,
+        expires_at: u64,
+    ) -> Result<()> {
         let lease = CoordinatorLease {
             pool_id: *pool,
             since,
@@ -124,7 +129,7 @@ impl<S: RecordStore> PoolManager<S> {
             RecordKey::coordinator(pool),
             codec::encode(&lease)?,
             seq,
-            now + 1,
+            expires_at,
         )?;
         self.store.put(record).await?;
         Ok(())
