@@ -1,4 +1,4 @@
-//! Writes the seed corpora of the fuzz targets (fuzz/corpus/*). Run with
+//! Writes the seed corpora of the fuzz targets (fuzz/seeds/*). Run with
 //! `cargo test -p chiral-pool-core --test fuzz_seeds -- --ignored`.
 
 mod common;
@@ -12,7 +12,7 @@ use common::{Fixture, DIFF1_BITS};
 
 fn dir(target: &str) -> PathBuf {
     let d = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz/corpus")
+        .join("../fuzz/seeds")
         .join(target);
     std::fs::create_dir_all(&d).expect("corpus dir");
     d
