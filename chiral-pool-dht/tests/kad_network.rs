@@ -130,3 +130,25 @@ async fn a_single_node_works_alone() {
         Vec::<SignedRecord>::new()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sets_larger_than_k_list_every_member() {
+    // Kademlia answers a provider lookup with at most k = 20 providers;
+    // sharded sets must still list all 25 members from every node.
+    let nodes = network(25, 10).await;
+    let set = RecordKey::directory_set();
+    for node in &nodes {
+        node.advertise(&set, Duration::from_secs(600))
+            .await
+            .expect("advertise");
+    }
+    let mut expected: Vec<_> = nodes.iter().map(|n| n.local_key()).collect();
+    expected.sort();
+    for (i, node) in nodes.iter().enumerate() {
+        assert_eq!(
+            node.members(&set).await.expect("members"),
+            expected,
+            "node {i}"
+        );
+    }
+}

@@ -60,6 +60,12 @@ pub struct KadConfig {
     /// burst still find each other (kad's own periodic bootstrap runs every
     /// 5 min). Default: 2 s.
     pub small_table_bootstrap: Duration,
+    /// Shards of every provider set. A Kademlia node answers a provider
+    /// lookup with at most `k` (20) providers, so one key cannot list more
+    /// than that; each member advertises under one shard chosen by its key
+    /// and readers query every shard. Capacity is about `20 x shards`
+    /// members. Default: 32. Every node of a network must use the same.
+    pub set_shards: u16,
     /// Wall clock used to check record expiry. Default: the system clock.
     pub clock: SharedClock,
 }
@@ -86,6 +92,7 @@ impl KadConfig {
             idle_connection_timeout: Duration::from_secs(120),
             max_invalid_records: 3,
             small_table_bootstrap: Duration::from_secs(2),
+            set_shards: 32,
             clock: Arc::new(SystemClock),
         }
     }

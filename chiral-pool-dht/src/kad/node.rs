@@ -69,10 +69,17 @@ enum Pending {
     Provide {
         reply: Reply<()>,
     },
+    /// One shard of a members lookup; the group holds the union.
     Providers {
-        found: BTreeSet<PublicKey>,
-        reply: Reply<Vec<PublicKey>>,
+        group: u64,
     },
+}
+
+/// A members lookup over every shard of a set.
+struct ProvidersGroup {
+    found: BTreeSet<PublicKey>,
+    remaining: usize,
+    reply: Reply<Vec<PublicKey>>,
 }
 
 /// How often expired records are purged from the local store.
@@ -84,6 +91,8 @@ pub(super) struct Node {
     peers: watch::Sender<usize>,
     stats: Arc<NodeStats>,
     pending: HashMap<QueryId, Pending>,
+    groups: HashMap<u64, ProvidersGroup>,
+    next_group: u64,
     strikes: HashMap<PeerId, u32>,
     banned: HashSet<PeerId>,
     config: KadConfig,
@@ -209,6 +218,8 @@ impl Node {
             peers,
             stats,
             pending: HashMap::new(),
+            groups: HashMap::new(),
+            next_group: 0,
             strikes: HashMap::new(),
             banned: HashSet::new(),
             clock: config.clock.clone(),
@@ -305,10 +316,9 @@ impl Node {
                 );
             }
             Command::Provide { key, reply } => {
-                match self
-                    .kad()
-                    .start_providing(kad::RecordKey::new(&key.as_bytes()))
-                {
+                let local = self.config.keypair.public();
+                let shard = shard_key(&key, shard_of(&local, self.config.set_shards));
+                match self.kad().start_providing(shard) {
                     Ok(id) => {
                         self.pending.insert(id, Pending::Provide { reply });
                     }
@@ -318,16 +328,21 @@ impl Node {
                 }
             }
             Command::Providers { key, reply } => {
-                let id = self
-                    .kad()
-                    .get_providers(kad::RecordKey::new(&key.as_bytes()));
-                self.pending.insert(
-                    id,
-                    Pending::Providers {
+                let group = self.next_group;
+                self.next_group += 1;
+                let shards = self.config.set_shards.max(1);
+                self.groups.insert(
+                    group,
+                    ProvidersGroup {
                         found: BTreeSet::new(),
+                        remaining: shards as usize,
                         reply,
                     },
                 );
+                for shard in 0..shards {
+                    let id = self.kad().get_providers(shard_key(&key, shard));
+                    self.pending.insert(id, Pending::Providers { group });
+                }
             }
             Command::Dial { addr, reply } => {
                 let result = match addr.iter().last() {
@@ -518,15 +533,26 @@ impl Node {
                 }
             }
             QueryResult::GetProviders(result) => {
-                if let Some(Pending::Providers { found, .. }) = self.pending.get_mut(&id) {
+                let Some(Pending::Providers { group }) = self.pending.get(&id) else {
+                    return;
+                };
+                let group = *group;
+                if let Some(g) = self.groups.get_mut(&group) {
                     if let Ok(GetProvidersOk::FoundProviders { providers, .. }) = &result {
-                        found.extend(providers.iter().filter_map(peer_public_key));
+                        g.found.extend(providers.iter().filter_map(peer_public_key));
                     }
                 }
                 let done = last || !matches!(result, Ok(GetProvidersOk::FoundProviders { .. }));
                 if done {
-                    if let Some(Pending::Providers { found, reply }) = self.pending.remove(&id) {
-                        let _ = reply.send(Ok(found.into_iter().collect()));
+                    self.pending.remove(&id);
+                    let finished = self.groups.get_mut(&group).is_some_and(|g| {
+                        g.remaining -= 1;
+                        g.remaining == 0
+                    });
+                    if finished {
+                        if let Some(g) = self.groups.remove(&group) {
+                            let _ = g.reply.send(Ok(g.found.into_iter().collect()));
+                        }
                     }
                 }
             }
@@ -560,6 +586,17 @@ impl Node {
             .store_mut()
             .retain(|_, r| r.expires.is_none_or(|t| t > now));
     }
+}
+
+/// The shard a member advertises under: spread by its (uniformly random) key.
+fn shard_of(member: &PublicKey, shards: u16) -> u16 {
+    let b = member.as_bytes();
+    u16::from_le_bytes([b[0], b[1]]) % shards.max(1)
+}
+
+/// The kad key of one shard of a set: `<set>#<shard>`.
+fn shard_key(set: &RecordKey, shard: u16) -> kad::RecordKey {
+    kad::RecordKey::new(&format!("{set}#{shard}").as_bytes())
 }
 
 fn to_kad_record(record: &SignedRecord, now: u64) -> kad::Record {
