@@ -69,4 +69,9 @@ async fn main() {
     for t in tasks {
         let _ = t.await;
     }
+    println!(
+        "final: accepted {} rejected {}",
+        stats.accepted.load(Ordering::Relaxed),
+        stats.rejected.load(Ordering::Relaxed)
+    );
 }

@@ -91,6 +91,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = NodeConfig::new(keypair);
     config.listen = args.listen.clone();
     config.bootstrap = args.bootstrap.clone();
+    config.data_dir = args.data_dir.clone();
     config.chain_bits =
         chiral_pool::core::pow::Target::from_difficulty(args.block_difficulty)?.to_compact_lossy();
     if args.stratum.is_some() || args.announce.is_some() {

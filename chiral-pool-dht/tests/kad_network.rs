@@ -152,3 +152,34 @@ async fn sets_larger_than_k_list_every_member() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_survive_a_restart_with_the_same_data_dir() {
+    let dir = std::env::temp_dir().join(format!("chiral-durable-{}", rand::random::<u64>()));
+    let key = Keypair::generate();
+    let owner = Keypair::generate();
+    let record = pool_record(&owner, "durable", 1);
+    let config = || {
+        let mut c = KadConfig::new().with_keypair(key.clone());
+        c.data_dir = Some(dir.clone());
+        c
+    };
+    let node = KadStore::spawn(config()).await.expect("starts");
+    node.put(record.clone()).await.expect("put");
+    node.shutdown().await;
+    // The store is released when the node task ends; wait for that.
+    let mut restarted = None;
+    for _ in 0..100 {
+        match KadStore::spawn(config()).await {
+            Ok(n) => {
+                restarted = Some(n);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let node = restarted.expect("restarts on the same data dir");
+    assert_eq!(node.get(record.key()).await.expect("get"), vec![record]);
+    node.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

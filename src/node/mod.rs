@@ -2,8 +2,10 @@
 //! server, and the accounting that turns verified shares into payouts.
 
 mod accounting;
+mod journal;
 
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
+pub use journal::{JournalError, ShareJournal};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -70,6 +72,9 @@ pub struct NodeConfig {
     pub lease_ttl: Duration,
     /// Wall clock.
     pub clock: SharedClock,
+    /// Directory for durable state: the DHT's records (`dht/`) and the
+    /// journal of accepted shares (`journal.redb`). Default: none.
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 impl NodeConfig {
@@ -94,6 +99,7 @@ impl NodeConfig {
             poll_interval: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(15),
             clock: Arc::new(SystemClock),
+            data_dir: None,
         }
     }
 }
@@ -108,6 +114,9 @@ pub enum NodeError {
     /// A pool operation failed.
     #[error("pool: {0}")]
     Manager(#[from] ManagerError),
+    /// The share journal could not be opened.
+    #[error("journal: {0}")]
+    Journal(String),
     /// The Stratum listener could not be bound.
     #[error("stratum listener: {0}")]
     Stratum(#[from] std::io::Error),
@@ -124,12 +133,23 @@ pub struct NodeCounters {
     pub shares_dropped: AtomicU64,
 }
 
-struct Sink(mpsc::Sender<Share>, Arc<NodeCounters>);
+struct Sink {
+    queue: mpsc::Sender<Share>,
+    counters: Arc<NodeCounters>,
+    journal: Option<Arc<ShareJournal>>,
+}
 
 impl ShareSink for Sink {
-    fn accepted(&self, share: &Share, _: &VerifiedShare) {
-        if self.0.try_send(share.clone()).is_err() {
-            self.1.shares_dropped.fetch_add(1, Ordering::Relaxed);
+    fn accepted(&self, share: &Share, verified: &VerifiedShare) {
+        // Persist before the miner hears "accepted": a crash after the
+        // reply cannot lose the share.
+        if let Some(j) = &self.journal {
+            if let Err(e) = j.append(&verified.hash, share) {
+                warn!(error = %e, "share not journaled");
+            }
+        }
+        if self.queue.try_send(share.clone()).is_err() {
+            self.counters.shares_dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
@@ -161,6 +181,14 @@ impl PoolNode {
             .with_clock(config.clock.clone())
             .with_bootstrap(config.bootstrap.clone());
         kad.listen = config.listen.clone();
+        kad.data_dir = config.data_dir.as_ref().map(|d| d.join("dht"));
+        let journal = match &config.data_dir {
+            Some(dir) => Some(Arc::new(
+                ShareJournal::open(&dir.join("journal.redb"))
+                    .map_err(|e| NodeError::Journal(e.to_string()))?,
+            )),
+            None => None,
+        };
         let store = KadStore::spawn(kad).await?;
         let manager_config = ManagerConfig {
             share_slot: config.share_slot,
@@ -220,11 +248,23 @@ impl PoolNode {
                 ..ShareValidatorConfig::new()
             };
             let (tx, rx) = mpsc::channel(65_536);
-            let server = StratumServer::new(
-                server_config,
-                chain.clone(),
-                Arc::new(Sink(tx, counters.clone())),
-            );
+            // Shares accepted before a crash are published again (readers
+            // drop duplicates by hash).
+            if let Some(j) = &journal {
+                let tip = *chain.tip().borrow();
+                manager.track_pool(id, replay_validator());
+                manager.add_tip(tip.prev_hash, tip.bits)?;
+                for share in j.shares().map_err(|e| NodeError::Journal(e.to_string()))? {
+                    let _ = manager.submit_share(share).await;
+                }
+                manager.flush_shares(&id).await?;
+            }
+            let sink = Sink {
+                queue: tx,
+                counters: counters.clone(),
+                journal: journal.clone(),
+            };
+            let server = StratumServer::new(server_config, chain.clone(), Arc::new(sink));
             stratum = Some((bound, server.stats()));
             let mut stopped = stop.subscribe();
             tasks.spawn(async move {
@@ -281,15 +321,7 @@ impl PoolNode {
             }
             *current = Some(pool);
         }
-        self.manager.track_pool(
-            pool,
-            ShareValidatorConfig {
-                min_difficulty: Difficulty::from_raw(1),
-                // Payout windows span many blocks.
-                max_tips: 256,
-                max_shares_per_tip: 1 << 16,
-            },
-        );
+        self.manager.track_pool(pool, replay_validator());
         let bits = self.chain.tip().borrow().bits;
         let network = chiral_pool_core::pow::Target::from_compact(bits)
             .map(|t| Difficulty::from_target(&t))
@@ -414,7 +446,6 @@ async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
 }
 
 async fn settle_loop(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receiver<bool>) {
-    let started = node.config.clock.now();
     let mut tick = tokio::time::interval(node.config.poll_interval);
     loop {
         tokio::select! {
@@ -422,9 +453,7 @@ async fn settle_loop(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receive
             _ = stop.changed() => break,
         }
         let now = node.config.clock.now();
-        let from = started
-            .saturating_sub(60)
-            .max(now.saturating_sub(node.config.lookback.as_secs()));
+        let from = now.saturating_sub(node.config.lookback.as_secs());
         match node
             .manager
             .get_shares_for_pool(&pool, from, now + 60)
@@ -469,6 +498,16 @@ async fn coordinate(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receiver
             }
             _ = stop.changed() => break,
         }
+    }
+}
+
+/// Validator settings of a node's view of a pool: payout windows span many
+/// blocks, so many tips stay valid.
+fn replay_validator() -> ShareValidatorConfig {
+    ShareValidatorConfig {
+        min_difficulty: Difficulty::from_raw(1),
+        max_tips: 256,
+        max_shares_per_tip: 1 << 16,
     }
 }
 

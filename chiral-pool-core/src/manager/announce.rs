@@ -55,11 +55,22 @@ impl<S: RecordStore> PoolManager<S> {
         announcement.created_at = now;
         announcement.expires_at = now + self.config.announce_ttl.as_secs();
         let id = announcement.id;
+        // After a restart our own memory is empty: continue after the
+        // highest sequence number the network (or our durable store) holds.
+        let published = match self.store.get(&RecordKey::pool(&id)).await {
+            Ok(candidates) => candidates
+                .iter()
+                .filter(|r| r.publisher() == &self.keypair.public())
+                .map(SignedRecord::seq)
+                .max()
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
         let seq = {
             let state = self.state();
             let last = state.announced.get(&id).map_or(0, |(_, s)| *s);
             let seen = state.cache.get(&id).map_or(0, |(_, s)| *s);
-            last.max(seen) + 1
+            last.max(seen).max(published) + 1
         };
         let record = SignedRecord::pool(&self.keypair, &announcement, seq)?;
         self.store.put(record).await?;
@@ -92,9 +103,20 @@ impl<S: RecordStore> PoolManager<S> {
     }
 
     async fn publish_directory_entry(&self) -> Result<()> {
+        let me = self.keypair.public();
+        let key = RecordKey::directory_entry(&me);
+        let published = match self.store.get(&key).await {
+            Ok(c) => c
+                .iter()
+                .filter(|r| r.publisher() == &me)
+                .map(SignedRecord::seq)
+                .max()
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
         let (pools, seq) = {
             let mut state = self.state();
-            state.directory_seq += 1;
+            state.directory_seq = state.directory_seq.max(published) + 1;
             let pools: Vec<PoolId> = state
                 .announced
                 .keys()
@@ -103,11 +125,10 @@ impl<S: RecordStore> PoolManager<S> {
                 .collect();
             (pools, state.directory_seq)
         };
-        let me = self.keypair.public();
         let record = SignedRecord::sign(
             &self.keypair,
             RecordKind::Directory,
-            RecordKey::directory_entry(&me),
+            key,
             codec::encode(&DirectoryEntry { pools })?,
             seq,
             self.now() + self.config.announce_ttl.as_secs(),

@@ -3,6 +3,7 @@
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use chiral_pool_core::identity::Keypair;
@@ -66,6 +67,9 @@ pub struct KadConfig {
     /// and readers query every shard. Capacity is about `20 x shards`
     /// members. Default: 32. Every node of a network must use the same.
     pub set_shards: u16,
+    /// Directory of the durable record store (`records.redb`): records this
+    /// node holds survive a restart. Default: none (memory only).
+    pub data_dir: Option<PathBuf>,
     /// Wall clock used to check record expiry. Default: the system clock.
     pub clock: SharedClock,
 }
@@ -93,6 +97,7 @@ impl KadConfig {
             max_invalid_records: 3,
             small_table_bootstrap: Duration::from_secs(2),
             set_shards: 32,
+            data_dir: None,
             clock: Arc::new(SystemClock),
         }
     }

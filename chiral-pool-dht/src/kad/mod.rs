@@ -6,9 +6,11 @@
 //! [`KadStore::shutdown`]) stops the node.
 
 mod config;
+mod durable;
 mod node;
 
 pub use config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+pub use durable::{DurableKadStore, StorageError};
 pub use libp2p::{Multiaddr, PeerId};
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,6 +40,9 @@ pub enum KadError {
         /// Why.
         reason: String,
     },
+    /// The durable record store could not be opened.
+    #[error("record storage: {0}")]
+    Storage(String),
     /// A bootstrap address lacks `/p2p/<peer id>`.
     #[error("bootstrap address {0} has no /p2p/<peer id>")]
     BootstrapAddress(Multiaddr),

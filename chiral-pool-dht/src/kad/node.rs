@@ -9,7 +9,7 @@ use chiral_pool_core::identity::PublicKey;
 use chiral_pool_core::record::{select_best, RecordKey, SignedRecord, MAX_RECORD_BYTES};
 use chiral_pool_core::store::{PutReport, SharedClock, StoreError};
 use futures::StreamExt;
-use libp2p::kad::store::{MemoryStore, MemoryStoreConfig, RecordStore as _};
+use libp2p::kad::store::{MemoryStoreConfig, RecordStore as _};
 use libp2p::kad::{
     self, GetProvidersOk, GetRecordOk, InboundRequest, PeerRecord, PutRecordError, QueryId,
     QueryResult, Quorum,
@@ -21,6 +21,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::{debug, info_span, warn, Instrument};
 
 use super::config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
+use super::durable::DurableKadStore;
 use super::{KadError, NodeStats};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -52,7 +53,7 @@ pub(super) enum Command {
 
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
-    kad: kad::Behaviour<MemoryStore>,
+    kad: kad::Behaviour<DurableKadStore>,
     identify: identify::Behaviour,
 }
 
@@ -117,15 +118,25 @@ impl Node {
             .set_max_packet_size(config.max_packet_size())
             .set_provider_record_ttl(Some(config.provider_ttl))
             .set_provider_publication_interval(Some(config.provider_republish));
-        let store = MemoryStore::with_config(
-            peer_id,
-            MemoryStoreConfig {
-                max_records: config.max_records,
-                max_value_bytes: MAX_RECORD_BYTES,
-                max_providers_per_key: config.max_providers_per_key,
-                max_provided_keys: config.max_provided_keys,
-            },
-        );
+        let store_config = MemoryStoreConfig {
+            max_records: config.max_records,
+            max_value_bytes: MAX_RECORD_BYTES,
+            max_providers_per_key: config.max_providers_per_key,
+            max_provided_keys: config.max_provided_keys,
+        };
+        let store = match &config.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| KadError::Storage(e.to_string()))?;
+                DurableKadStore::open(
+                    &dir.join("records.redb"),
+                    peer_id,
+                    store_config,
+                    config.clock.now(),
+                )
+                .map_err(|e| KadError::Storage(e.to_string()))?
+            }
+            None => DurableKadStore::in_memory(peer_id, store_config),
+        };
         let idle = config.idle_connection_timeout;
         let mut swarm = libp2p::SwarmBuilder::with_existing_identity(identity)
             .with_tokio()
@@ -262,7 +273,7 @@ impl Node {
         }
     }
 
-    fn kad(&mut self) -> &mut kad::Behaviour<MemoryStore> {
+    fn kad(&mut self) -> &mut kad::Behaviour<DurableKadStore> {
         &mut self.swarm.behaviour_mut().kad
     }
 

@@ -1,0 +1,71 @@
+//! The journal of accepted shares: written before a miner is told
+//! "accepted", replayed after a restart.
+
+use std::path::Path;
+
+use chiral_pool_core::share::Share;
+use redb::{Database, ReadableTable, TableDefinition};
+
+const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("accepted_shares");
+
+/// A failure of the journal's database.
+#[derive(Debug, thiserror::Error)]
+#[error("share journal: {0}")]
+pub struct JournalError(Box<redb::Error>);
+
+fn journal_err<E: Into<redb::Error>>(e: E) -> JournalError {
+    JournalError(Box::new(e.into()))
+}
+
+/// An embedded redb database of accepted shares, keyed by header hash.
+///
+/// Each append is its own durable transaction (fsync), which bounds the
+/// accepted-share rate to the disk's commit rate; a pool above a few
+/// thousand shares per second wants group commits.
+pub struct ShareJournal {
+    db: Database,
+}
+
+impl ShareJournal {
+    /// Opens or creates the journal at `path`.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(journal_err)?;
+        }
+        let db = Database::create(path).map_err(journal_err)?;
+        let txn = db.begin_write().map_err(journal_err)?;
+        {
+            txn.open_table(SHARES).map_err(journal_err)?;
+        }
+        txn.commit().map_err(journal_err)?;
+        Ok(ShareJournal { db })
+    }
+
+    /// Durably records an accepted share.
+    pub fn append(&self, hash: &[u8; 32], share: &Share) -> Result<(), JournalError> {
+        let bytes = share
+            .to_bytes()
+            .map_err(|e| JournalError(Box::new(redb::Error::Corrupted(e.to_string()))))?;
+        let txn = self.db.begin_write().map_err(journal_err)?;
+        {
+            let mut table = txn.open_table(SHARES).map_err(journal_err)?;
+            table.insert(hash, bytes.as_slice()).map_err(journal_err)?;
+        }
+        txn.commit().map_err(journal_err)?;
+        Ok(())
+    }
+
+    /// Every journaled share that still decodes, in hash order.
+    pub fn shares(&self) -> Result<Vec<Share>, JournalError> {
+        let txn = self.db.begin_read().map_err(journal_err)?;
+        let table = txn.open_table(SHARES).map_err(journal_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(journal_err)? {
+            let (_, v) = entry.map_err(journal_err)?;
+            if let Ok(share) = Share::from_bytes(v.value()) {
+                out.push(share);
+            }
+        }
+        Ok(out)
+    }
+}
