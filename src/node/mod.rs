@@ -95,7 +95,7 @@ impl NodeConfig {
             share_interval_secs: 2.0,
             reward: 5_000_000_000,
             share_slot: Duration::from_secs(5),
-            lookback: Duration::from_secs(600),
+            lookback: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
             lease_ttl: Duration::from_secs(15),
             clock: Arc::new(SystemClock),

@@ -61,11 +61,13 @@ pub struct KadConfig {
     /// burst still find each other (kad's own periodic bootstrap runs every
     /// 5 min). Default: 2 s.
     pub small_table_bootstrap: Duration,
-    /// Shards of every provider set. A Kademlia node answers a provider
-    /// lookup with at most `k` (20) providers, so one key cannot list more
-    /// than that; each member advertises under one shard chosen by its key
-    /// and readers query every shard. Capacity is about `20 x shards`
-    /// members. Default: 32. Every node of a network must use the same.
+    /// Shards of the pool directory's provider set. A Kademlia node answers
+    /// a provider lookup with at most `k` (20) providers, so one key cannot
+    /// list more than that; each member advertises under one shard chosen
+    /// by its key and readers query every shard. Capacity is about
+    /// `20 x shards` members. Other sets (a slot's share publishers) use
+    /// one key and hold at most `k` members. Default: 32. Every node of a
+    /// network must use the same.
     pub set_shards: u16,
     /// Directory of the durable record store (`records.redb`): records this
     /// node holds survive a restart. Default: none (memory only).

@@ -265,6 +265,20 @@ impl Node {
         .await
     }
 
+    /// Shards of a set: the pool directory can grow past k members and is
+    /// sharded; other sets (a pool slot's share publishers) stay within k
+    /// and use one key, so reading them costs one lookup.
+    fn shards_of(&self, set: &RecordKey) -> u16 {
+        if set
+            .as_str()
+            .starts_with(chiral_pool_core::record::DIRECTORY_PREFIX)
+        {
+            self.config.set_shards.max(1)
+        } else {
+            1
+        }
+    }
+
     fn bootstrap_if_small(&mut self) {
         let size = self.routing_table_size();
         if size > 0 && size < self.config.replication_factor.get() {
@@ -328,7 +342,7 @@ impl Node {
             }
             Command::Provide { key, reply } => {
                 let local = self.config.keypair.public();
-                let shard = shard_key(&key, shard_of(&local, self.config.set_shards));
+                let shard = shard_key(&key, shard_of(&local, self.shards_of(&key)));
                 match self.kad().start_providing(shard) {
                     Ok(id) => {
                         self.pending.insert(id, Pending::Provide { reply });
@@ -341,7 +355,7 @@ impl Node {
             Command::Providers { key, reply } => {
                 let group = self.next_group;
                 self.next_group += 1;
-                let shards = self.config.set_shards.max(1);
+                let shards = self.shards_of(&key);
                 self.groups.insert(
                     group,
                     ProvidersGroup {
