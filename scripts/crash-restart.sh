@@ -4,9 +4,10 @@
 # was accepted must still be counted after the restart, none twice.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --example node --example miner
+cargo build --release --example node --example miner 2>/dev/null
 data=$(mktemp -d)
-trap 'kill -9 "${node_pid:-}" "${miner_pid:-}" 2>/dev/null || true; rm -rf "$data"' EXIT
+echo "data dir: $data"
+trap 'kill -9 "${node_pid:-}" "${miner_pid:-}" 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$data"' EXIT
 port=${PORT:-3393}
 # A network difficulty out of reach: no block changes the tip during the test.
 node_args=(--stratum "127.0.0.1:$port" --data-dir "$data" --block-difficulty 1000000 --status-every 1)

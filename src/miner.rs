@@ -28,15 +28,21 @@ pub struct MinerStats {
 /// Mines on `config.addr` until `stop` is set; reconnects with backoff when
 /// the connection drops or the server asks.
 pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: Arc<AtomicBool>) {
+    let mut backoff = Duration::from_millis(100);
     while !stop.load(Ordering::Relaxed) {
-        let (client, mut events) =
-            match StratumClient::connect_with_backoff(config.clone(), 20).await {
-                Ok(c) => c,
-                Err(e) => {
-                    warn!(error = %e, "miner cannot connect");
-                    return;
-                }
-            };
+        let (client, mut events) = match StratumClient::connect(config.clone()).await {
+            Ok(c) => {
+                backoff = Duration::from_millis(100);
+                c
+            }
+            Err(e) => {
+                // Back off (100 ms doubling to 10 s), watching the stop flag.
+                warn!(error = %e, "miner cannot connect; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(10));
+                continue;
+            }
+        };
         info!(user = %config.username, "miner connected");
         let mut difficulty = 1.0;
         let mut job: Option<JobParams> = None;

@@ -48,6 +48,7 @@ pub(crate) struct Session {
     jobs: VecDeque<IssuedJob>,
     next_job: u64,
     sent_difficulty: Option<f64>,
+    last_job_time: u32,
     ban_points: u32,
     max_jobs: usize,
 }
@@ -71,6 +72,7 @@ impl Session {
             jobs: VecDeque::new(),
             next_job: 0,
             sent_difficulty: None,
+            last_job_time: 0,
             ban_points: 0,
             max_jobs: shared.config.max_jobs.max(1),
         }
@@ -117,6 +119,13 @@ impl Session {
         let mut template = shared
             .work
             .template(&shared.config.pool_id, &payout, en_len);
+        // Two jobs issued within one second would be identical, and a miner
+        // that restarts its search per job would resubmit the same shares:
+        // every job gets a later ntime than the one before.
+        if template.time <= self.last_job_time {
+            template.time = self.last_job_time.saturating_add(1);
+        }
+        self.last_job_time = template.time;
         if self.version_mask.is_some() {
             // Job versions carry no bits inside the rolling mask.
             template.version &= !(shared.config.version_mask as i32);
