@@ -52,29 +52,41 @@ fn pplns_pays_each_unit_of_difficulty_its_expected_value() {
             }
         }
     }
-    // Per unit of difficulty, each miner earns (1 - fee) * R / D.
-    let expected = (REWARD as f64) * (1.0 - 0.02) / D as f64;
-    let total_work = (work[0] + work[1]) as f64;
-    let luck = counted_blocks as f64 / (total_work / D as f64);
+    // Per unit of difficulty, each miner earns (1 - fee) * R / D. All
+    // comparisons are cross-multiplied integers, in per mille.
+    let total_work = work[0] + work[1];
+    let net_reward = REWARD as u128 * 9_800 / 10_000;
     for i in 0..2 {
-        let per_unit = paid[i] as f64 / work[i] as f64;
-        // Normalise by the run's luck (blocks found vs expected); what is
-        // left is the scheme's own bias.
-        let bias = per_unit / (expected * luck);
-        eprintln!("miner {i}: per unit {per_unit:.0}, expected {expected:.0}, luck {luck:.4}, bias {bias:.4}");
-        assert!((bias - 1.0).abs() < 0.03, "miner {i}: bias {bias}");
+        // Normalised by the run's luck (blocks found vs expected), what is
+        // left is the scheme's own bias: paid_i / work_i over
+        // net_reward * blocks / total_work.
+        let bias = paid[i] * total_work * 1_000 / (work[i] * net_reward * counted_blocks as u128);
+        eprintln!(
+            "miner {i}: {} atoms over {} units, bias {bias} per mille",
+            paid[i], work[i]
+        );
+        assert!(
+            (970..=1_030).contains(&bias),
+            "miner {i}: bias {bias} per mille"
+        );
     }
-    // The raw mean converges too: about 8,000 blocks give ~1.1 % noise.
-    let mean = (paid[0] + paid[1]) as f64 / total_work;
+    // Both miners earn the same per unit of difficulty.
+    let (a, b) = (paid[0] * work[1], paid[1] * work[0]);
     assert!(
-        (mean / expected - 1.0).abs() < 0.05,
-        "mean {mean} vs {expected}"
+        a.abs_diff(b) * 1_000 <= 30 * b,
+        "per-unit payouts differ: {a} vs {b}"
+    );
+    // The raw mean converges too: about 8,000 blocks give ~1.1 % noise.
+    let mean = (paid[0] + paid[1]) * D as u128 * 1_000 / (total_work * net_reward);
+    assert!(
+        (950..=1_050).contains(&mean),
+        "mean {mean} per mille of (1-f)R/D"
     );
 }
 
 /// Simulates a steady miner and a hopper who mines only the first `hop`
-/// shares of each round; returns hopper / steady earnings per share.
-fn hopping_advantage(pplns: bool, seed: u64) -> f64 {
+/// shares of each round; returns hopper / steady earnings per share, per mille.
+fn hopping_advantage(pplns: bool, seed: u64) -> u128 {
     let mut rng = StdRng::seed_from_u64(seed);
     let steady = id("steady");
     let hopper = id("hopper");
@@ -116,14 +128,18 @@ fn hopping_advantage(pplns: bool, seed: u64) -> f64 {
             }
         }
     }
-    (paid_h as f64 / shares_h as f64) / (paid_s as f64 / shares_s as f64)
+    // Per mille: (paid_h / shares_h) / (paid_s / shares_s).
+    paid_h * shares_s as u128 * 1_000 / (shares_h as u128 * paid_s)
 }
 
 #[test]
 fn hopping_pays_under_prop_and_not_under_pplns() {
     let prop = hopping_advantage(false, 11);
     let pplns = hopping_advantage(true, 11);
-    eprintln!("hopper earnings per share vs steady: PROP {prop:.3}, PPLNS {pplns:.3}");
-    assert!(prop > 1.3, "PROP hopper advantage {prop}");
-    assert!((pplns - 1.0).abs() < 0.05, "PPLNS hopper advantage {pplns}");
+    eprintln!("hopper earnings per share vs steady (per mille): PROP {prop}, PPLNS {pplns}");
+    assert!(prop > 1_300, "PROP hopper advantage {prop} per mille");
+    assert!(
+        (950..=1_050).contains(&pplns),
+        "PPLNS hopper advantage {pplns} per mille"
+    );
 }
