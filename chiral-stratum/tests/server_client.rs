@@ -252,7 +252,7 @@ async fn sessions_resume_with_their_extranonce() {
     drop(first);
     drop(_ev);
     // Wait until the server has released the first connection's extranonce.
-    for _ in 0..100 {
+    for _ in 0..500 {
         if server
             .stats
             .connections_open
