@@ -48,6 +48,9 @@ struct Args {
     /// Internal: seconds of load.
     #[arg(long, hide = true, default_value_t = 5)]
     seconds: u64,
+    /// Internal: offered submits per second in total (0: closed loop).
+    #[arg(long, hide = true, default_value_t = 0.0)]
+    rate: f64,
 }
 
 struct Figure {
@@ -396,7 +399,7 @@ fn record_figures(figs: &mut Vec<Figure>, quick: bool) {
 /// The load client (child process): opens connections, reports when they
 /// are all subscribed and authorized, waits for "go", submits for the given
 /// seconds and prints `submits latency_us...` summary as JSON.
-async fn load_client(addr: String, connections: usize, seconds: u64) {
+async fn load_client(addr: String, connections: usize, seconds: u64, rate: f64) {
     let mut conns = Vec::with_capacity(connections);
     for i in 0..connections {
         let Ok(stream) = tokio::net::TcpStream::connect(&addr).await else {
@@ -418,13 +421,24 @@ async fn load_client(addr: String, connections: usize, seconds: u64) {
     let _ = std::io::stdin().read_line(&mut go);
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
+    let n = conns.len().max(1);
     for (i, (job, mut lines, mut w)) in conns.into_iter().enumerate() {
         let user = format!("m{i}.x");
         tasks.spawn(async move {
             let mut lat = Vec::new();
             let Some((job_id, ntime)) = job else { return lat };
             let mut nonce: u32 = 0;
+            // Open loop: each connection submits on its own schedule, so the
+            // offered load does not drop when the server slows down.
+            let mut pace = (rate > 0.0).then(|| {
+                let mut t = tokio::time::interval(Duration::from_secs_f64(n as f64 / rate));
+                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                t
+            });
             while Instant::now() < deadline {
+                if let Some(t) = pace.as_mut() {
+                    t.tick().await;
+                }
                 nonce += 1;
                 let line = format!(
                     "{{\"id\":9,\"method\":\"mining.submit\",\"params\":[\"{user}\",\"{job_id}\",\"00000000\",\"{ntime}\",\"{nonce:08x}\"]}}\n"
@@ -433,10 +447,18 @@ async fn load_client(addr: String, connections: usize, seconds: u64) {
                 if w.write_all(line.as_bytes()).await.is_err() {
                     break;
                 }
-                match lines.next_line().await {
-                    Ok(Some(_)) => lat.push(t.elapsed().as_secs_f64() * 1e6),
-                    _ => break,
+                // Skip pushed notifications: only the reply ends the wait.
+                let replied = loop {
+                    match lines.next_line().await {
+                        Ok(Some(l)) if l.contains("\"method\"") => continue,
+                        Ok(Some(_)) => break true,
+                        _ => break false,
+                    }
+                };
+                if !replied {
+                    break;
                 }
+                lat.push(t.elapsed().as_secs_f64() * 1e6);
             }
             lat
         });
@@ -479,6 +501,8 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, qu
     config.initial_difficulty = 1.0 / 4_294_967_296.0;
     config.vardiff.min_difficulty = config.initial_difficulty;
     config.vardiff.retarget_secs = 1e9;
+    // Keep the difficulty fixed: no retargets, no extra jobs.
+    config.vardiff.max_difficulty = config.initial_difficulty;
     config.validator.min_difficulty = Difficulty::from_raw(1);
     config.validator.max_shares_per_tip = 1 << 24;
     config.ban_threshold = u32::MAX;
@@ -497,7 +521,7 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, qu
         let _ = stop_rx.await;
     }));
     let exe = std::env::current_exe().expect("own path");
-    for conns in [1_000usize, 10_000] {
+    for (conns, offered) in [(1_000usize, 0.0f64), (10_000, 0.0), (1_000, 20_000.0)] {
         let rss0 = rss_kib();
         let mut child = Command::new(&exe)
             .args([
@@ -507,6 +531,8 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, qu
                 &conns.to_string(),
                 "--seconds",
                 if quick { "3" } else { "6" },
+                "--rate",
+                &offered.to_string(),
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -538,10 +564,10 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, qu
         let accepted = stats.accepted.load(std::sync::atomic::Ordering::Relaxed) - accepted0;
         let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
         let rate = accepted as f64 / secs;
-        let name: &'static str = if conns == 1_000 {
-            "stratum_1k"
-        } else {
-            "stratum_10k"
+        let name: &'static str = match (conns, offered > 0.0) {
+            (_, true) => "stratum_1k_open_loop_20k",
+            (1_000, false) => "stratum_1k",
+            _ => "stratum_10k",
         };
         figs.push(Figure {
             name,
@@ -557,7 +583,7 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, qu
                 per_conn
             ),
         });
-        if conns == 10_000 {
+        if conns == 10_000 && offered == 0.0 {
             figs.push(Figure {
                 name: "stratum_memory_per_connection",
                 value: per_conn,
@@ -717,7 +743,7 @@ fn main() {
         .build()
         .expect("runtime");
     if let Some(addr) = args.load_client {
-        runtime.block_on(load_client(addr, args.connections, args.seconds));
+        runtime.block_on(load_client(addr, args.connections, args.seconds, args.rate));
         return;
     }
     let mut figs = Vec::new();
