@@ -52,11 +52,16 @@ pub struct SyntheticChain {
 impl SyntheticChain {
     /// A chain at height 1 on a zero genesis hash, with network target `bits`.
     pub fn new(bits: u32) -> Self {
-        let (tip, _) = watch::channel(Tip {
+        Self::resume(Tip {
             prev_hash: [0; 32],
             bits,
             height: 1,
-        });
+        })
+    }
+
+    /// A chain continuing from `tip` (a restarted node's last tip).
+    pub fn resume(tip: Tip) -> Self {
+        let (tip, _) = watch::channel(tip);
         SyntheticChain {
             tip,
             lock: Mutex::new(()),

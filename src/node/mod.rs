@@ -3,6 +3,7 @@
 
 mod accounting;
 mod journal;
+mod tips;
 
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
 pub use journal::{JournalError, ShareJournal};
@@ -165,6 +166,7 @@ pub struct PoolNode {
     /// Counters.
     pub counters: Arc<NodeCounters>,
     config: NodeConfig,
+    history: Vec<chiral_stratum::work::Tip>,
     pool: Mutex<Option<PoolId>>,
     accounting: Arc<Mutex<Option<Accounting>>>,
     stratum: Option<(SocketAddr, Arc<ServerStats>)>,
@@ -201,10 +203,18 @@ impl PoolNode {
             config.clock.clone(),
             manager_config,
         )?);
-        let chain = config
-            .chain
-            .clone()
-            .unwrap_or_else(|| Arc::new(SyntheticChain::new(config.chain_bits)));
+        // The tips seen before a restart, oldest first: shares on them must
+        // still verify.
+        let history = match &config.data_dir {
+            Some(dir) => tips::load(&dir.join(tips::FILE)),
+            None => Vec::new(),
+        };
+        let chain = config.chain.clone().unwrap_or_else(|| {
+            Arc::new(match history.last() {
+                Some(t) if t.bits == config.chain_bits => SyntheticChain::resume(*t),
+                _ => SyntheticChain::new(config.chain_bits),
+            })
+        });
         let (stop, _) = watch::channel(false);
         let counters = Arc::new(NodeCounters::default());
         let mut tasks = JoinSet::new();
@@ -253,6 +263,9 @@ impl PoolNode {
             if let Some(j) = &journal {
                 let tip = *chain.tip().borrow();
                 manager.track_pool(id, replay_validator());
+                for t in &history {
+                    manager.add_tip(t.prev_hash, t.bits)?;
+                }
                 manager.add_tip(tip.prev_hash, tip.bits)?;
                 for share in j.shares().map_err(|e| NodeError::Journal(e.to_string()))? {
                     let _ = manager.submit_share(share).await;
@@ -283,6 +296,7 @@ impl PoolNode {
             chain,
             counters,
             config,
+            history,
             pool: Mutex::new(None),
             accounting: Arc::new(Mutex::new(None)),
             stratum,
@@ -424,9 +438,26 @@ async fn publish_shares(
 }
 
 async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
+    for t in &node.history {
+        let _ = node.manager.add_tip(t.prev_hash, t.bits);
+        if let Some(a) = node
+            .accounting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            a.on_tip(t.prev_hash);
+        }
+    }
+    let file = node.config.data_dir.as_ref().map(|d| d.join(tips::FILE));
     let mut tips = node.chain.tip();
     loop {
         let tip = *tips.borrow_and_update();
+        if let Some(f) = &file {
+            if let Err(e) = tips::append(f, &tip) {
+                warn!(error = %e, "tip not persisted");
+            }
+        }
         if let Err(e) = node.manager.add_tip(tip.prev_hash, tip.bits) {
             warn!(error = %e, "invalid tip");
         }
