@@ -1,0 +1,131 @@
+//! 30 Kademlia nodes, a third of them stopped: the pool stays
+//! discoverable, the coordinator is reassigned and every published share
+//! is still fetched and verified.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::manager::{LeaseStatus, ManagerConfig, PoolManager};
+use chiral_pool::core::pool::PoolAnnouncement;
+use chiral_pool::core::store::{Clock, ManualClock, SharedClock};
+use chiral_pool::dht::{KadConfig, KadStore};
+use common::{ShareFactory, BITS, TIP};
+use rand::{seq::SliceRandom, SeedableRng};
+
+const NODES: usize = 30;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_third_of_the_network_stops_and_nothing_is_lost() {
+    let start = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("time")
+        .as_secs();
+    let manual = ManualClock::new(start);
+    let clock: SharedClock = Arc::new(manual.clone());
+    let mut keys = Vec::new();
+    let mut stores = Vec::new();
+    for i in 0..NODES {
+        let k = Keypair::generate();
+        let mut c = KadConfig::new()
+            .with_keypair(k.clone())
+            .with_clock(clock.clone());
+        if i > 0 {
+            c.bootstrap = stores
+                .first()
+                .map(|s: &KadStore| s.dial_addresses())
+                .unwrap_or_default();
+        }
+        stores.push(KadStore::spawn(c).await.expect("node starts"));
+        keys.push(k);
+    }
+    for s in &stores {
+        let _ = tokio::time::timeout(Duration::from_secs(30), s.wait_for_peers(10)).await;
+    }
+    let managers: Vec<_> = keys
+        .iter()
+        .zip(&stores)
+        .map(|(k, s)| {
+            PoolManager::new(k.clone(), s.clone(), clock.clone(), ManagerConfig::new())
+                .expect("keys")
+        })
+        .collect();
+
+    let ann = PoolAnnouncement::new(
+        keys[0].public(),
+        "churn",
+        "stratum+tcp://127.0.0.1:3333",
+        0,
+        0,
+    );
+    let pool = managers[0].announce_pool(ann).await.expect("announce");
+    let factory = ShareFactory::at(pool, start);
+    for m in &managers {
+        m.track_pool(pool, ShareFactory::validator_config());
+        m.add_tip(TIP, BITS).expect("tip");
+    }
+    let publisher = 1;
+    for i in 0..40u64 {
+        managers[publisher]
+            .submit_share(factory.share(["ann", "ben", "cid"][(i % 3) as usize], i))
+            .await
+            .expect("accepted");
+    }
+    managers[publisher]
+        .flush_shares(&pool)
+        .await
+        .expect("flush");
+    assert_eq!(
+        managers[0].become_coordinator(&pool).await.expect("claim"),
+        LeaseStatus::Holder
+    );
+
+    // Stop a seeded third of the nodes, the pool's owner and coordinator among them.
+    let mut order: Vec<usize> = (1..NODES).collect();
+    order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(30));
+    let mut stopped: BTreeSet<usize> = order.into_iter().take(NODES / 3 - 1).collect();
+    stopped.insert(0);
+    for i in &stopped {
+        stores[*i].shutdown().await;
+    }
+    let live: Vec<usize> = (0..NODES).filter(|i| !stopped.contains(i)).collect();
+
+    // The old lease lapses; the live nodes elect one coordinator.
+    manual.advance(ManagerConfig::new().lease_ttl.as_secs() + 1);
+    for i in &live {
+        managers[*i].tick_coordinator(&pool).await.expect("tick");
+    }
+    let mut holders = BTreeSet::new();
+    for i in &live {
+        holders.insert(managers[*i].find_coordinator(&pool).await.expect("find"));
+    }
+    assert_eq!(holders.len(), 1, "live nodes disagree: {holders:?}");
+    let holder = holders.into_iter().next().flatten().expect("a coordinator");
+    assert!(
+        live.iter().any(|i| keys[*i].public() == holder),
+        "the coordinator is a live node"
+    );
+
+    // Every live node still finds the pool and every share.
+    let now = manual.now();
+    for i in &live {
+        let pools = managers[*i].discover_pools().await.expect("directory");
+        assert!(
+            pools.iter().any(|p| p.announcement.id == pool),
+            "node {i} lost the pool"
+        );
+        let page = managers[*i]
+            .get_shares_for_pool(&pool, now - 600, now + 60)
+            .await
+            .expect("fetch");
+        assert_eq!(
+            page.shares.len(),
+            40,
+            "node {i} sees {} shares",
+            page.shares.len()
+        );
+    }
+}
