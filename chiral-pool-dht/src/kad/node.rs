@@ -94,6 +94,12 @@ pub(super) struct Node {
     pending: HashMap<QueryId, Pending>,
     groups: HashMap<u64, ProvidersGroup>,
     next_group: u64,
+    /// Records this node published and keys it provides, re-announced
+    /// while a small network grows (a record put with no peers would
+    /// otherwise live on this node alone until kad's hourly replication).
+    own_records: HashMap<kad::RecordKey, kad::Record>,
+    provided: HashSet<kad::RecordKey>,
+    announced_at_size: usize,
     strikes: HashMap<PeerId, u32>,
     banned: HashSet<PeerId>,
     config: KadConfig,
@@ -231,6 +237,9 @@ impl Node {
             pending: HashMap::new(),
             groups: HashMap::new(),
             next_group: 0,
+            own_records: HashMap::new(),
+            provided: HashSet::new(),
+            announced_at_size: 0,
             strikes: HashMap::new(),
             banned: HashSet::new(),
             clock: config.clock.clone(),
@@ -285,6 +294,28 @@ impl Node {
             // Fails only with no known peers, which `size > 0` rules out.
             let _ = self.kad().bootstrap();
         }
+        if size > self.announced_at_size
+            && self.announced_at_size < self.config.replication_factor.get()
+        {
+            self.announced_at_size = size;
+            self.reannounce();
+        }
+    }
+
+    /// Puts our unexpired records and provider keys to the (grown) network
+    /// again. Results are not awaited: no handle is waiting for them.
+    fn reannounce(&mut self) {
+        let now = Instant::now();
+        self.own_records
+            .retain(|_, r| r.expires.is_none_or(|t| t > now));
+        let records: Vec<kad::Record> = self.own_records.values().cloned().collect();
+        let keys: Vec<kad::RecordKey> = self.provided.iter().cloned().collect();
+        for r in records {
+            let _ = self.kad().put_record(r, Quorum::One);
+        }
+        for k in keys {
+            let _ = self.kad().start_providing(k);
+        }
     }
 
     fn kad(&mut self) -> &mut kad::Behaviour<DurableKadStore> {
@@ -304,6 +335,10 @@ impl Node {
                     return;
                 }
                 let kad_record = to_kad_record(&record, now);
+                if self.own_records.len() < self.config.max_records {
+                    self.own_records
+                        .insert(kad_record.key.clone(), kad_record.clone());
+                }
                 let peers = self.routing_table_size();
                 if peers == 0 {
                     let result = self
@@ -343,6 +378,9 @@ impl Node {
             Command::Provide { key, reply } => {
                 let local = self.config.keypair.public();
                 let shard = shard_key(&key, shard_of(&local, self.shards_of(&key)));
+                if self.provided.len() < self.config.max_provided_keys {
+                    self.provided.insert(shard.clone());
+                }
                 match self.kad().start_providing(shard) {
                     Ok(id) => {
                         self.pending.insert(id, Pending::Provide { reply });
