@@ -25,6 +25,8 @@ kill -INT "$miner_pid"
 wait "$miner_pid" 2>/dev/null || true
 acked=$(grep -Eo "final: accepted [0-9]+" "$data/miner.log" | awk '{print $3}')
 echo "miner was told accepted: $acked"
+settled=$(grep -Eo "blocks settled [0-9]+" "$data/node1.log" | tail -1 | awk '{print $3}')
+echo "blocks settled before the kill: ${settled:-0}"
 
 ./target/release/examples/node "${node_args[@]}" >"$data/node2.log" 2>&1 &
 node_pid=$!
@@ -36,6 +38,12 @@ for _ in $(seq 1 30); do
   [ "$counted" -ge "$acked" ] && break
 done
 echo "counted after restart: $counted"
+settled_after=$(grep -Eo "blocks settled [0-9]+" "$data/node2.log" | tail -1 | awk '{print $3}')
+echo "blocks settled after the restart: ${settled_after:-0}"
+if [ "${settled_after:-0}" -lt "${settled:-0}" ]; then
+  echo "FAIL: settled blocks (ledger credits) were lost"
+  exit 1
+fi
 if [ "$counted" -lt "$acked" ]; then
   echo "FAIL: $((acked - counted)) acknowledged shares were lost"
   exit 1

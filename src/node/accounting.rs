@@ -16,7 +16,7 @@ use chiral_pool_core::pow::{Difficulty, Hash256};
 use chiral_pool_core::share::VerifiedShare;
 
 /// A settled block.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BlockPayout {
     /// The block's hash.
     pub hash: Hash256,
@@ -120,6 +120,21 @@ impl Accounting {
             }
         }
         out
+    }
+
+    /// Re-credits blocks settled before a restart, in their original order
+    /// (the same carry-over sequence, so the ledger ends identical).
+    pub fn restore(&mut self, blocks: Vec<BlockPayout>) {
+        for b in blocks {
+            if self.settled.contains(&b.hash) {
+                continue;
+            }
+            let _ = self.ledger.take_carry();
+            if self.ledger.credit(&b.settlement).is_ok() {
+                self.settled.insert(b.hash);
+                self.blocks.push(b);
+            }
+        }
     }
 
     /// Blocks settled so far, in order.

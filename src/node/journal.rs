@@ -3,10 +3,14 @@
 
 use std::path::Path;
 
+use chiral_pool_core::codec;
 use chiral_pool_core::share::Share;
+
+use super::BlockPayout;
 use redb::{Database, ReadableTable, TableDefinition};
 
 const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("accepted_shares");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("settled_blocks");
 
 /// A failure of the journal's database.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +40,7 @@ impl ShareJournal {
         let txn = db.begin_write().map_err(journal_err)?;
         {
             txn.open_table(SHARES).map_err(journal_err)?;
+            txn.open_table(BLOCKS).map_err(journal_err)?;
         }
         txn.commit().map_err(journal_err)?;
         Ok(ShareJournal { db })
@@ -64,6 +69,37 @@ impl ShareJournal {
             let (_, v) = entry.map_err(journal_err)?;
             if let Ok(share) = Share::from_bytes(v.value()) {
                 out.push(share);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Durably records a settled block after the ones before it.
+    pub fn save_block(&self, block: &BlockPayout) -> Result<(), JournalError> {
+        let bytes = codec::encode(block)
+            .map_err(|e| JournalError(Box::new(redb::Error::Corrupted(e.to_string()))))?;
+        let txn = self.db.begin_write().map_err(journal_err)?;
+        {
+            let mut table = txn.open_table(BLOCKS).map_err(journal_err)?;
+            let next = table
+                .last()
+                .map_err(journal_err)?
+                .map_or(0, |(k, _)| k.value() + 1);
+            table.insert(next, bytes.as_slice()).map_err(journal_err)?;
+        }
+        txn.commit().map_err(journal_err)?;
+        Ok(())
+    }
+
+    /// Settled blocks in the order they were saved.
+    pub fn blocks(&self) -> Result<Vec<BlockPayout>, JournalError> {
+        let txn = self.db.begin_read().map_err(journal_err)?;
+        let table = txn.open_table(BLOCKS).map_err(journal_err)?;
+        let mut out = Vec::new();
+        for entry in table.iter().map_err(journal_err)? {
+            let (_, v) = entry.map_err(journal_err)?;
+            if let Ok(b) = codec::decode::<BlockPayout>(v.value(), codec::MAX_ENCODED_BYTES) {
+                out.push(b);
             }
         }
         Ok(out)

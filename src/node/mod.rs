@@ -167,6 +167,7 @@ pub struct PoolNode {
     pub counters: Arc<NodeCounters>,
     config: NodeConfig,
     history: Vec<chiral_stratum::work::Tip>,
+    journal: Option<Arc<ShareJournal>>,
     pool: Mutex<Option<PoolId>>,
     accounting: Arc<Mutex<Option<Accounting>>>,
     stratum: Option<(SocketAddr, Arc<ServerStats>)>,
@@ -297,6 +298,7 @@ impl PoolNode {
             counters,
             config,
             history,
+            journal: journal.clone(),
             pool: Mutex::new(None),
             accounting: Arc::new(Mutex::new(None)),
             stratum,
@@ -353,6 +355,18 @@ impl PoolNode {
                 min_payout: 0,
                 grace_secs: 3,
             }));
+        // Blocks settled before a restart keep their payouts in the ledger.
+        if let Some(j) = &self.journal {
+            let saved = j.blocks().map_err(|e| NodeError::Journal(e.to_string()))?;
+            if let Some(a) = self
+                .accounting
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .as_mut()
+            {
+                a.restore(saved);
+            }
+        }
         let mut tasks = self.lock_tasks();
         tasks.spawn(follow_tips(self.clone(), self.stop.subscribe()));
         tasks.spawn(settle_loop(self.clone(), pool, self.stop.subscribe()));
@@ -503,7 +517,13 @@ async fn settle_loop(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receive
                     .unwrap_or_else(|e| e.into_inner())
                     .as_mut()
                 {
-                    a.settle(&page, now);
+                    for block in a.settle(&page, now) {
+                        if let Some(j) = &node.journal {
+                            if let Err(e) = j.save_block(&block) {
+                                warn!(error = %e, "settled block not saved");
+                            }
+                        }
+                    }
                 }
             }
             Err(e) => debug!(error = %e, "fetching shares failed"),

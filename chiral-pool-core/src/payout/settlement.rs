@@ -1,5 +1,7 @@
 //! The outcome of paying one block: who gets what, to the atom.
 
+use serde::{Deserialize, Serialize};
+
 use super::cuts::RewardCuts;
 use super::pplns::split_with_sink;
 use crate::ids::PayoutId;
@@ -17,7 +19,7 @@ pub(crate) enum SplitKey {
 /// Conservation holds exactly:
 /// `fee + finder_bonus + sum(payouts) + unfilled == reward`
 /// (see [`Settlement::is_conserved`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settlement {
     /// The block reward being divided, atoms.
     pub reward: u64,
