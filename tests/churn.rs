@@ -5,42 +5,31 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::manager::{LeaseStatus, ManagerConfig, PoolManager};
 use chiral_pool::core::pool::PoolAnnouncement;
-use chiral_pool::core::store::{Clock, ManualClock, SharedClock};
-use chiral_pool::dht::{KadConfig, KadStore};
-use common::{ShareFactory, BITS, TIP};
+use chiral_pool::core::store::Clock;
+use chiral_pool::dht::KadStore;
+use common::{kad_node, manual_clock, ShareFactory, BITS, TIP};
 use rand::{seq::SliceRandom, SeedableRng};
 
 const NODES: usize = 30;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_third_of_the_network_stops_and_nothing_is_lost() {
-    let start = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("time")
-        .as_secs();
-    let manual = ManualClock::new(start);
-    let clock: SharedClock = Arc::new(manual.clone());
+    let (manual, clock) = manual_clock();
+    let start = manual.now();
     let mut keys = Vec::new();
-    let mut stores = Vec::new();
-    for i in 0..NODES {
-        let k = Keypair::generate();
-        let mut c = KadConfig::new()
-            .with_keypair(k.clone())
-            .with_clock(clock.clone());
-        if i > 0 {
-            c.bootstrap = stores
-                .first()
-                .map(|s: &KadStore| s.dial_addresses())
-                .unwrap_or_default();
-        }
-        stores.push(KadStore::spawn(c).await.expect("node starts"));
+    let mut stores: Vec<KadStore> = Vec::new();
+    for _ in 0..NODES {
+        let boot = stores
+            .first()
+            .map(KadStore::dial_addresses)
+            .unwrap_or_default();
+        let (k, s) = kad_node(&clock, boot).await;
         keys.push(k);
+        stores.push(s);
     }
     for s in &stores {
         let _ = tokio::time::timeout(Duration::from_secs(30), s.wait_for_peers(10)).await;

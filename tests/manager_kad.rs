@@ -2,43 +2,20 @@
 
 mod common;
 
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::PoolId;
 use chiral_pool::core::manager::{LeaseStatus, ManagerConfig, PoolManager};
 use chiral_pool::core::payout::{PplnsConfig, PplnsWindow, RewardCuts};
 use chiral_pool::core::pool::PoolAnnouncement;
 use chiral_pool::core::pow::Difficulty;
-use chiral_pool::core::store::{Clock, ManualClock, SharedClock};
-use chiral_pool::dht::{KadConfig, KadStore};
-use common::{ShareFactory, BITS, TIP};
-
-async fn kad_node(
-    clock: &SharedClock,
-    bootstrap: Vec<chiral_pool::dht::kad::Multiaddr>,
-) -> (Keypair, KadStore) {
-    let k = Keypair::generate();
-    let store = KadStore::spawn(
-        KadConfig::new()
-            .with_keypair(k.clone())
-            .with_clock(clock.clone())
-            .with_bootstrap(bootstrap),
-    )
-    .await
-    .expect("node starts");
-    (k, store)
-}
+use chiral_pool::core::store::Clock;
+use common::{kad_node, manual_clock, ShareFactory, BITS, TIP};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn announce_share_split_and_failover_across_kad_nodes() {
-    let start = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("time")
-        .as_secs();
-    let manual = ManualClock::new(start);
-    let clock: SharedClock = Arc::new(manual.clone());
+    let (manual, clock) = manual_clock();
+    let start = manual.now();
     let (ka, a) = kad_node(&clock, vec![]).await;
     let boot = a.dial_addresses();
     let (kb, b) = kad_node(&clock, boot.clone()).await;

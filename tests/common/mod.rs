@@ -1,9 +1,16 @@
 //! Shared fixtures for the workspace-level tests.
 #![allow(dead_code)]
 
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{PayoutId, PoolId};
 use chiral_pool::core::pow::{Difficulty, Target};
 use chiral_pool::core::share::{Share, ShareValidatorConfig, WorkTemplate};
+use chiral_pool::core::store::{ManualClock, SharedClock};
+use chiral_pool::dht::kad::Multiaddr;
+use chiral_pool::dht::{KadConfig, KadStore};
 
 pub const T0: u64 = 1_900_000_000;
 /// Diff1 bits: fixture shares are not blocks.
@@ -50,4 +57,30 @@ impl ShareFactory {
             )
             .expect("a share exists")
     }
+}
+
+/// A manual clock standing at the system time (Kademlia's record expiry
+/// and the managers' leases then follow it), and its shared handle.
+pub fn manual_clock() -> (ManualClock, SharedClock) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let manual = ManualClock::new(now);
+    let shared: SharedClock = Arc::new(manual.clone());
+    (manual, shared)
+}
+
+/// A Kademlia node on loopback with a fresh key, on `clock`.
+pub async fn kad_node(clock: &SharedClock, bootstrap: Vec<Multiaddr>) -> (Keypair, KadStore) {
+    let k = Keypair::generate();
+    let store = KadStore::spawn(
+        KadConfig::new()
+            .with_keypair(k.clone())
+            .with_clock(clock.clone())
+            .with_bootstrap(bootstrap),
+    )
+    .await
+    .expect("node starts");
+    (k, store)
 }
