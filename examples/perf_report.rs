@@ -39,6 +39,10 @@ struct Args {
     /// Skip the 50-node DHT network.
     #[arg(long)]
     no_dht: bool,
+    /// Run only these sections (comma separated: share, payout, record,
+    /// stratum, dht).
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
     /// Internal: run as the Stratum load client against this address.
     #[arg(long, hide = true)]
     load_client: Option<String>,
@@ -54,7 +58,7 @@ struct Args {
 }
 
 struct Figure {
-    name: &'static str,
+    name: String,
     value: f64,
     unit: &'static str,
     baseline: Option<f64>,
@@ -161,7 +165,7 @@ fn share_figures(figs: &mut Vec<Figure>, quick: bool) {
         || (0..reps).for_each(|_| verify_pass(&v, &set)),
     );
     figs.push(Figure {
-        name: "share_validation",
+        name: "share_validation".into(),
         value: ours,
         unit: "shares/s (1 core)",
         baseline: Some(floor),
@@ -188,7 +192,7 @@ fn share_figures(figs: &mut Vec<Figure>, quick: bool) {
         },
     );
     figs.push(Figure {
-        name: "share_validation_2_cores",
+        name: "share_validation_2_cores".into(),
         value: ours2,
         unit: "shares/s (2 threads)",
         baseline: Some(floor2),
@@ -206,7 +210,7 @@ fn share_figures(figs: &mut Vec<Figure>, quick: bool) {
         times.push(t.elapsed().as_secs_f64());
     }
     figs.push(Figure {
-        name: "share_validation_scaling_100x",
+        name: "share_validation_scaling_100x".into(),
         value: times[2] / times[0],
         unit: "time ratio at 100x shares",
         baseline: Some(100.0),
@@ -246,7 +250,7 @@ fn payout_figures(figs: &mut Vec<Figure>, quick: bool) {
         },
     );
     figs.push(Figure {
-        name: "pplns_add_share",
+        name: "pplns_add_share".into(),
         value: 1e9 / ours_rate,
         unit: "ns/share (window full, 1M shares)",
         baseline: Some(1e9 / naive_rate),
@@ -266,7 +270,7 @@ fn payout_figures(figs: &mut Vec<Figure>, quick: bool) {
     }
     let (s, r) = (median(settle), median(rescan));
     figs.push(Figure {
-        name: "pplns_settle_1m",
+        name: "pplns_settle_1m".into(),
         value: s,
         unit: "ms (1M-share window, 1000 miners)",
         baseline: Some(r),
@@ -288,7 +292,7 @@ fn payout_figures(figs: &mut Vec<Figure>, quick: bool) {
         by_size.push(t.elapsed().as_secs_f64() / 5.0);
     }
     figs.push(Figure {
-        name: "pplns_settle_scaling_100x",
+        name: "pplns_settle_scaling_100x".into(),
         value: by_size[2] / by_size[0],
         unit: "time ratio, 1M vs 10k shares",
         baseline: Some(100.0),
@@ -326,7 +330,7 @@ fn payout_figures(figs: &mut Vec<Figure>, quick: bool) {
     }
     let (o, b) = (median(ours), median(naive_split));
     figs.push(Figure {
-        name: "split_100k",
+        name: "split_100k".into(),
         value: o,
         unit: "ms (100,000 miners)",
         baseline: Some(b),
@@ -364,7 +368,7 @@ fn record_figures(figs: &mut Vec<Figure>, quick: bool) {
         },
     );
     figs.push(Figure {
-        name: "record_decode_verify",
+        name: "record_decode_verify".into(),
         value: ours,
         unit: "records/s",
         baseline: Some(raw),
@@ -386,7 +390,7 @@ fn record_figures(figs: &mut Vec<Figure>, quick: bool) {
     }
     let raw_sign = n as f64 / t.elapsed().as_secs_f64();
     figs.push(Figure {
-        name: "record_sign",
+        name: "record_sign".into(),
         value: sign_rate,
         unit: "records/s",
         baseline: Some(raw_sign),
@@ -419,31 +423,42 @@ async fn load_client(addr: String, connections: usize, seconds: u64, rate: f64) 
     println!("connected {}", conns.len());
     let mut go = String::new();
     let _ = std::io::stdin().read_line(&mut go);
-    let deadline = Instant::now() + Duration::from_secs(seconds);
+    // Start after every task is spawned, so no connection begins late.
+    let start = Instant::now() + Duration::from_millis(300);
+    let deadline = start + Duration::from_secs(seconds);
     let mut tasks = tokio::task::JoinSet::new();
     let n = conns.len().max(1);
     for (i, (job, mut lines, mut w)) in conns.into_iter().enumerate() {
         let user = format!("m{i}.x");
         tasks.spawn(async move {
-            let mut lat = Vec::new();
-            let Some((job_id, ntime)) = job else { return lat };
+            let mut lat = (Vec::new(), Vec::new());
+            let Some((job_id, ntime)) = job else { return (lat, None) };
             let mut nonce: u32 = 0;
-            // Open loop: each connection submits on its own schedule, so the
-            // offered load does not drop when the server slows down.
-            let mut pace = (rate > 0.0).then(|| {
-                let mut t = tokio::time::interval(Duration::from_secs_f64(n as f64 / rate));
-                t.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                t
-            });
+            // Open loop: connection i submits every n/rate seconds, its
+            // phase offset by i/rate so the connections spread evenly over
+            // the period instead of firing together. Latency runs from the
+            // scheduled send time, so a slow reply that delays the next
+            // submit is charged to the server (no coordinated omission).
+            let period = (rate > 0.0).then(|| Duration::from_secs_f64(n as f64 / rate));
+            let mut next = start + period.map_or(Duration::ZERO, |_| Duration::from_secs_f64(i as f64 / rate));
+            if period.is_none() {
+                tokio::time::sleep_until(start.into()).await;
+            }
             while Instant::now() < deadline {
-                if let Some(t) = pace.as_mut() {
-                    t.tick().await;
-                }
+                let scheduled = match period {
+                    Some(p) => {
+                        tokio::time::sleep_until(next.into()).await;
+                        let scheduled = next;
+                        next += p;
+                        scheduled
+                    }
+                    None => Instant::now(),
+                };
                 nonce += 1;
                 let line = format!(
                     "{{\"id\":9,\"method\":\"mining.submit\",\"params\":[\"{user}\",\"{job_id}\",\"00000000\",\"{ntime}\",\"{nonce:08x}\"]}}\n"
                 );
-                let t = Instant::now();
+                let sent = Instant::now();
                 if w.write_all(line.as_bytes()).await.is_err() {
                     break;
                 }
@@ -458,22 +473,32 @@ async fn load_client(addr: String, connections: usize, seconds: u64, rate: f64) 
                 if !replied {
                     break;
                 }
-                lat.push(t.elapsed().as_secs_f64() * 1e6);
+                lat.0.push(sent.elapsed().as_secs_f64() * 1e6);
+                lat.1.push(scheduled.elapsed().as_secs_f64() * 1e6);
             }
-            lat
+            // The connection stays open until every task is done: closing
+            // thousands of sockets would slow the submits still running.
+            (lat, Some((lines, w)))
         });
     }
-    let mut all = Vec::new();
-    while let Some(Ok(l)) = tasks.join_next().await {
-        all.extend(l);
+    let (mut from_send, mut from_schedule) = (Vec::new(), Vec::new());
+    let mut open = Vec::new();
+    while let Some(Ok(((a, b), conn))) = tasks.join_next().await {
+        from_send.extend(a);
+        from_schedule.extend(b);
+        open.push(conn);
     }
-    all.sort_by(|a, b| a.total_cmp(b));
+    let window = start.elapsed().as_secs_f64();
+    from_send.sort_by(|a, b| a.total_cmp(b));
+    from_schedule.sort_by(|a, b| a.total_cmp(b));
     println!(
-        "{{\"submits\":{},\"p50_us\":{},\"p99_us\":{}}}",
-        all.len(),
-        percentile(&all, 0.5),
-        percentile(&all, 0.99)
+        "{{\"submits\":{},\"window_s\":{window},\"p50_us\":{},\"p99_us\":{},\"p99_from_schedule_us\":{}}}",
+        from_send.len(),
+        percentile(&from_send, 0.5),
+        percentile(&from_send, 0.99),
+        percentile(&from_schedule, 0.99)
     );
+    drop(open);
 }
 
 /// Reads the handshake replies and the first notify; returns (job id, ntime).
@@ -493,7 +518,113 @@ async fn lines_take(
     None
 }
 
-async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, quick: bool) {
+/// The latency baseline: a line server that answers every line with a
+/// canned reply, without parsing, validating or hashing. Same runtime, same
+/// framing, same loopback; what Stratum costs on top is the difference.
+async fn echo_server(listener: tokio::net::TcpListener) {
+    const NOTIFY: &str = concat!(
+        r#"{"id":null,"method":"mining.notify","params":["1","#,
+        r#""0000000000000000000000000000000000000000000000000000000000000000","00","00",[],"#,
+        r#""20000000","1d00ffff","65000000",true]}"#,
+        "\n"
+    );
+    while let Ok((stream, _)) = listener.accept().await {
+        tokio::spawn(async move {
+            let _ = stream.set_nodelay(true);
+            let (r, mut w) = stream.into_split();
+            let mut lines = tokio::io::BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let reply: std::borrow::Cow<str> = if line.contains("mining.subscribe") {
+                    r#"{"id":1,"result":[[],"00000000",4],"error":null}"#.into()
+                } else if line.contains("mining.authorize") {
+                    format!("{}\n{}", r#"{"id":2,"result":true,"error":null}"#, NOTIFY.trim_end()).into()
+                } else {
+                    r#"{"id":9,"result":true,"error":null}"#.into()
+                };
+                if w.write_all(format!("{reply}\n").as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+}
+
+/// One load run from a child process: connects, waits until `ready` says
+/// the server side is settled, runs, and returns the child's summary.
+struct LoadRun {
+    connected: usize,
+    /// Seconds between "go" and the summary (the load starts 0.3 s in).
+    secs: f64,
+    summary: serde_json::Value,
+}
+
+async fn run_load<F: std::future::Future<Output = ()>>(
+    addr: std::net::SocketAddr,
+    conns: usize,
+    offered: f64,
+    seconds: u64,
+    ready: impl FnOnce() -> F,
+) -> LoadRun {
+    let exe = std::env::current_exe().expect("own path");
+    let mut child = Command::new(&exe)
+        .args([
+            "--load-client",
+            &addr.to_string(),
+            "--connections",
+            &conns.to_string(),
+            "--seconds",
+            &seconds.to_string(),
+            "--rate",
+            &offered.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn load client");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    let _ = tokio::task::block_in_place(|| out.read_line(&mut line));
+    let connected: usize = line
+        .trim()
+        .strip_prefix("connected ")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    ready().await;
+    let t = Instant::now();
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = writeln!(stdin, "go");
+    }
+    line.clear();
+    let _ = tokio::task::block_in_place(|| out.read_line(&mut line));
+    let secs = t.elapsed().as_secs_f64();
+    let _ = child.wait();
+    LoadRun {
+        connected,
+        secs,
+        summary: serde_json::from_str(line.trim()).unwrap_or_default(),
+    }
+}
+
+impl LoadRun {
+    fn us(&self, key: &str) -> f64 {
+        self.summary[key].as_f64().unwrap_or(f64::NAN)
+    }
+
+    /// The client's own load window, seconds.
+    fn window(&self) -> f64 {
+        self.summary["window_s"]
+            .as_f64()
+            .filter(|w| *w > 0.0)
+            .unwrap_or(self.secs)
+    }
+
+    /// Replies per second the client saw.
+    fn rate(&self) -> f64 {
+        self.summary["submits"].as_f64().unwrap_or(0.0) / self.window()
+    }
+}
+
+async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: Option<f64>, quick: bool) {
     let pool = PoolId::derive(&Keypair::from_secret_bytes([3; 32]).public(), "load");
     let mut config = ServerConfig::new(pool);
     // Every hash meets the share target: each submit is a valid share
@@ -520,81 +651,41 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, qu
     let handle = tokio::spawn(server.run(listener, async move {
         let _ = stop_rx.await;
     }));
-    let exe = std::env::current_exe().expect("own path");
-    for (conns, offered) in [(1_000usize, 0.0f64), (10_000, 0.0), (1_000, 20_000.0)] {
+    let echo_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let echo_addr = echo_listener.local_addr().expect("addr");
+    let echo = tokio::spawn(echo_server(echo_listener));
+    let seconds = if quick { 3 } else { 6 };
+    let scenarios: Vec<(usize, f64)> = match std::env::var("CHIRAL_PERF_STRATUM") {
+        // "conns:rate,conns:rate" for exploring; rate 0 is closed loop.
+        Ok(list) => list
+            .split(',')
+            .filter_map(|s| {
+                let (c, r) = s.split_once(':')?;
+                Some((c.parse().ok()?, r.parse().ok()?))
+            })
+            .collect(),
+        Err(_) => vec![(1_000, 0.0), (10_000, 0.0), (1_000, 50_000.0), (10_000, 50_000.0)],
+    };
+    for (conns, offered) in scenarios {
         let rss0 = rss_kib();
-        let mut child = Command::new(&exe)
-            .args([
-                "--load-client",
-                &addr.to_string(),
-                "--connections",
-                &conns.to_string(),
-                "--seconds",
-                if quick { "3" } else { "6" },
-                "--rate",
-                &offered.to_string(),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn load client");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        let _ = tokio::task::block_in_place(|| out.read_line(&mut line));
-        let connected: usize = line
-            .trim()
-            .strip_prefix("connected ")
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0);
-        // Let the server finish its side of the handshakes.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let open = stats
-            .connections_open
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let per_conn = (rss_kib().saturating_sub(rss0)) as f64 / open.max(1) as f64;
-        let accepted0 = stats.accepted.load(std::sync::atomic::Ordering::Relaxed);
-        let t = Instant::now();
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = writeln!(stdin, "go");
-        }
-        line.clear();
-        let _ = tokio::task::block_in_place(|| out.read_line(&mut line));
-        let secs = t.elapsed().as_secs_f64();
-        let _ = child.wait();
+        let mut open = 0;
+        let mut per_conn = 0.0;
+        let mut accepted0 = 0;
+        let ours = run_load(addr, conns, offered, seconds, || async {
+            // Let the server finish its side of the handshakes.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            open = stats
+                .connections_open
+                .load(std::sync::atomic::Ordering::Relaxed);
+            per_conn = (rss_kib().saturating_sub(rss0)) as f64 / open.max(1) as f64;
+            accepted0 = stats.accepted.load(std::sync::atomic::Ordering::Relaxed);
+        })
+        .await;
         let accepted = stats.accepted.load(std::sync::atomic::Ordering::Relaxed) - accepted0;
-        let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap_or_default();
-        let rate = accepted as f64 / secs;
-        let name: &'static str = match (conns, offered > 0.0) {
-            (_, true) => "stratum_1k_open_loop_20k",
-            (1_000, false) => "stratum_1k",
-            _ => "stratum_10k",
-        };
-        figs.push(Figure {
-            name,
-            value: rate,
-            unit: "validated submits/s",
-            baseline: Some(single_core_validation),
-            ratio: Some(rate / single_core_validation),
-            goal: ">= 50,000/s, p99 <= 5 ms".into(),
-            note: format!(
-                "{connected}/{conns} connected, server saw {open}; p50 {:.0} us, p99 {:.0} us; server RSS {:.1} KiB/connection; baseline: 1-core in-process validation",
-                v["p50_us"].as_f64().unwrap_or(0.0),
-                v["p99_us"].as_f64().unwrap_or(0.0),
-                per_conn
-            ),
-        });
-        if conns == 10_000 && offered == 0.0 {
-            figs.push(Figure {
-                name: "stratum_memory_per_connection",
-                value: per_conn,
-                unit: "KiB (server RSS delta / connections)",
-                baseline: None,
-                ratio: None,
-                goal: "<= 16 KiB".into(),
-                note: format!("{open} subscribed and authorized connections"),
-            });
-        }
-        // Wait for the server to drop the connections before the next round.
+        let rate = accepted as f64 / ours.window();
+        // Wait for the server to drop the connections before the next run.
         for _ in 0..100 {
             if stats
                 .connections_open
@@ -605,7 +696,61 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: f64, qu
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        let base = run_load(echo_addr, conns, offered, seconds, || {
+            tokio::time::sleep(Duration::from_millis(500))
+        })
+        .await;
+        let k = conns / 1000;
+        let detail = format!(
+            "{}/{conns} connected, server saw {open}; validated {accepted} shares; p50 {:.0} us, p99 {:.0} us from send, {:.0} us from the scheduled send; echo baseline: {:.0}/s, p50 {:.0} us, p99 {:.0} / {:.0} us",
+            ours.connected,
+            ours.us("p50_us"),
+            ours.us("p99_us"),
+            ours.us("p99_from_schedule_us"),
+            base.rate(),
+            base.us("p50_us"),
+            base.us("p99_us"),
+            base.us("p99_from_schedule_us"),
+        );
+        if offered == 0.0 {
+            figs.push(Figure {
+                name: format!("stratum_{k}k"),
+                value: rate,
+                unit: "validated submits/s, closed loop",
+                baseline: Some(base.rate()),
+                ratio: Some(rate / base.rate()),
+                goal: ">= 50,000/s".into(),
+                note: format!(
+                    "{detail}; 1-core in-process validation: {}/s",
+                    single_core_validation.map_or("-".into(), |v| format!("{v:.0}"))
+                ),
+            });
+        } else {
+            let p99 = ours.us("p99_from_schedule_us") / 1e3;
+            let base_p99 = base.us("p99_from_schedule_us") / 1e3;
+            figs.push(Figure {
+                name: format!("stratum_p99_{k}k_at_{}k", offered as u64 / 1000),
+                value: p99,
+                unit: "ms p99, open loop, from scheduled send",
+                baseline: Some(base_p99),
+                ratio: Some(p99 / base_p99),
+                goal: "<= 5 ms".into(),
+                note: format!("{rate:.0} validated/s of {offered:.0} offered; {detail}"),
+            });
+        }
+        if conns == 10_000 && offered == 0.0 {
+            figs.push(Figure {
+                name: "stratum_memory_per_connection".into(),
+                value: per_conn,
+                unit: "KiB (server RSS delta / connections)",
+                baseline: None,
+                ratio: None,
+                goal: "<= 16 KiB".into(),
+                note: format!("{open} subscribed and authorized connections"),
+            });
+        }
     }
+    echo.abort();
     let _ = stop_tx.send(());
     let _ = handle.await;
 }
@@ -659,7 +804,7 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
     put_lat.sort_by(|a, b| a.total_cmp(b));
     get_lat.sort_by(|a, b| a.total_cmp(b));
     figs.push(Figure {
-        name: "dht_get",
+        name: "dht_get".into(),
         value: percentile(&get_lat, 0.5),
         unit: "ms median get, 50 nodes",
         baseline: None,
@@ -723,7 +868,7 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
         .map(|m| m.len())
         .unwrap_or(0);
     figs.push(Figure {
-        name: "dht_discover_pools",
+        name: "dht_discover_pools".into(),
         value: t.elapsed().as_secs_f64(),
         unit: "s to discover all pools",
         baseline: None,
@@ -746,19 +891,27 @@ fn main() {
         runtime.block_on(load_client(addr, args.connections, args.seconds, args.rate));
         return;
     }
+    let wants = |section: &str| args.only.is_empty() || args.only.iter().any(|s| s == section);
     let mut figs = Vec::new();
-    eprintln!("measuring share validation...");
-    share_figures(&mut figs, args.quick);
-    let one_core = figs[0].value;
-    eprintln!("measuring payouts...");
-    payout_figures(&mut figs, args.quick);
-    eprintln!("measuring records...");
-    record_figures(&mut figs, args.quick);
-    if !args.no_stratum {
+    let mut one_core = None;
+    if wants("share") {
+        eprintln!("measuring share validation...");
+        share_figures(&mut figs, args.quick);
+        one_core = figs.first().map(|f| f.value);
+    }
+    if wants("payout") {
+        eprintln!("measuring payouts...");
+        payout_figures(&mut figs, args.quick);
+    }
+    if wants("record") {
+        eprintln!("measuring records...");
+        record_figures(&mut figs, args.quick);
+    }
+    if wants("stratum") && !args.no_stratum {
         eprintln!("measuring stratum load...");
         runtime.block_on(stratum_figures(&mut figs, one_core, args.quick));
     }
-    if !args.no_dht {
+    if wants("dht") && !args.no_dht {
         eprintln!("measuring the 50-node DHT...");
         runtime.block_on(dht_figures(&mut figs, args.quick));
     }
@@ -779,7 +932,7 @@ fn main() {
             f.note
         );
         json.insert(
-            f.name,
+            f.name.as_str(),
             serde_json::json!({"value": f.value, "unit": f.unit, "baseline": f.baseline, "ratio": f.ratio, "goal": f.goal}),
         );
     }

@@ -121,7 +121,7 @@ pub struct ShareValidator<H: PowHash = Sha256d> {
     hasher: H,
     min_target: Target,
     tips: VecDeque<Tip>,
-    seen: HashMap<Hash256, HashSet<Hash256>>,
+    seen: HashMap<Hash256, SeenShares>,
 }
 
 impl ShareValidator<Sha256d> {
@@ -243,5 +243,45 @@ impl<H: PowHash> ShareValidator<H> {
         }
         seen.insert(verified.hash);
         Ok(())
+    }
+}
+
+/// Shards of the share-hash set of one tip.
+const SEEN_SHARDS: usize = 64;
+
+/// The hashes of the shares accepted on one tip, split over
+/// [`SEEN_SHARDS`] sets by a low byte of the hash. One big set would stop
+/// every submit while it rehashes (several milliseconds at a few hundred
+/// thousand shares); a shard rehashes a sixty-fourth of that.
+#[derive(Debug, Default)]
+struct SeenShares {
+    shards: Vec<HashSet<Hash256>>,
+    len: usize,
+}
+
+impl SeenShares {
+    /// The byte picked is the hash's least significant one, which a share
+    /// target does not constrain.
+    fn shard(hash: &Hash256) -> usize {
+        usize::from(hash[0]) % SEEN_SHARDS
+    }
+
+    fn contains(&self, hash: &Hash256) -> bool {
+        self.shards
+            .get(Self::shard(hash))
+            .is_some_and(|s| s.contains(hash))
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn insert(&mut self, hash: Hash256) {
+        if self.shards.is_empty() {
+            self.shards.resize_with(SEEN_SHARDS, HashSet::new);
+        }
+        if self.shards[Self::shard(&hash)].insert(hash) {
+            self.len += 1;
+        }
     }
 }

@@ -9,7 +9,7 @@ use chiral_pool_core::pow::Target;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::{Framed, LinesCodecError};
 use tracing::debug;
@@ -20,6 +20,7 @@ use crate::job::JobParams;
 use crate::method::dispatch;
 use crate::vardiff::Vardiff;
 use crate::wire::Message;
+use crate::work::Tip;
 
 /// Ban points for a line that is not a Stratum message.
 const MALFORMED_POINTS: u32 = 10;
@@ -156,22 +157,25 @@ impl Session {
         &mut self,
         shared: &Shared,
         stream: TcpStream,
-        mut stop: broadcast::Receiver<()>,
+        stop: broadcast::Receiver<()>,
     ) -> Result<(), LinesCodecError> {
         let mut framed = Framed::with_capacity(stream, line_codec(), READ_BUFFER);
         let mut tips = shared.work.tip();
         tips.borrow_and_update();
+        // The tip and stop waits live across submits: re-creating them for
+        // every line would register and drop a waiter on channels that all
+        // connections share.
+        let mut control = Box::pin(next_control(tips, stop));
         let handshake_deadline = Instant::now() + shared.config.handshake_timeout;
-        let mut idle_deadline = Instant::now() + shared.config.idle_timeout;
+        let mut last_line = Instant::now();
+        // One timer for both deadlines, re-armed only when it fires: a line
+        // just moves `last_line`, it does not touch the timer wheel.
+        let timeout = sleep_until(handshake_deadline.min(last_line + shared.config.idle_timeout));
+        tokio::pin!(timeout);
         let retarget =
             std::time::Duration::from_secs_f64(shared.config.vardiff.retarget_secs.max(1.0));
         let mut vardiff_tick = tokio::time::interval_at(Instant::now() + retarget, retarget);
         loop {
-            let deadline = if self.working {
-                idle_deadline
-            } else {
-                handshake_deadline.min(idle_deadline)
-            };
             let outgoing: Vec<Message> = tokio::select! {
                 line = framed.next() => match line {
                     None => return Ok(()),
@@ -182,15 +186,22 @@ impl Session {
                     }
                     Some(Err(e)) => return Err(e),
                     Some(Ok(line)) => {
-                        idle_deadline = Instant::now() + shared.config.idle_timeout;
+                        last_line = Instant::now();
                         self.on_line(shared, &line)
                     }
                 },
-                changed = tips.changed() => {
-                    if changed.is_err() { return Ok(()); }
-                    tips.borrow_and_update();
-                    if self.working { self.issue_job(shared, true) } else { Vec::new() }
-                }
+                (event, tips, stop) = &mut control => match event {
+                    Control::Tip => {
+                        control.set(next_control(tips, stop));
+                        if self.working { self.issue_job(shared, true) } else { Vec::new() }
+                    }
+                    Control::TipsClosed => return Ok(()),
+                    Control::Stop => {
+                        let bye = Message::notify("client.reconnect", json!([]));
+                        let _ = tokio::time::timeout(shared.config.write_timeout, framed.send(bye.to_line())).await;
+                        return Ok(());
+                    }
+                },
                 _ = vardiff_tick.tick() => {
                     if self.working && self.vardiff.on_tick(shared.now_ms()).is_some() {
                         self.issue_job(shared, false)
@@ -198,16 +209,20 @@ impl Session {
                         Vec::new()
                     }
                 }
-                _ = stop.recv() => {
-                    let bye = Message::notify("client.reconnect", json!([]));
-                    let _ = tokio::time::timeout(shared.config.write_timeout, framed.send(bye.to_line())).await;
-                    return Ok(());
-                }
-                _ = sleep_until(deadline) => {
-                    debug!(working = self.working, "timed out");
-                    return Ok(());
+                () = &mut timeout => {
+                    let idle = last_line + shared.config.idle_timeout;
+                    let deadline = if self.working { idle } else { handshake_deadline.min(idle) };
+                    if deadline <= Instant::now() {
+                        debug!(working = self.working, "timed out");
+                        return Ok(());
+                    }
+                    timeout.as_mut().reset(deadline);
+                    Vec::new()
                 }
             };
+            if outgoing.is_empty() {
+                continue;
+            }
             for msg in outgoing {
                 match tokio::time::timeout(shared.config.write_timeout, framed.feed(msg.to_line()))
                     .await
@@ -261,4 +276,33 @@ impl Session {
             }
         }
     }
+}
+
+/// What the work source or the server asked of a connection.
+enum Control {
+    /// A new tip: send a clean job.
+    Tip,
+    /// The work source is gone.
+    TipsClosed,
+    /// The server is shutting down.
+    Stop,
+}
+
+/// Waits for the next tip or the stop signal, handing the receivers back so
+/// the next wait can be built from them.
+async fn next_control(
+    mut tips: watch::Receiver<Tip>,
+    mut stop: broadcast::Receiver<()>,
+) -> (Control, watch::Receiver<Tip>, broadcast::Receiver<()>) {
+    let event = tokio::select! {
+        changed = tips.changed() => match changed {
+            Ok(()) => {
+                tips.borrow_and_update();
+                Control::Tip
+            }
+            Err(_) => Control::TipsClosed,
+        },
+        _ = stop.recv() => Control::Stop,
+    };
+    (event, tips, stop)
 }

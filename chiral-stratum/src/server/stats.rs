@@ -113,16 +113,26 @@ impl ServerStats {
     pub(crate) fn accept(&self, worker: &str, difficulty: Difficulty, now_ms: u64) {
         self.accepted.fetch_add(1, Ordering::Relaxed);
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
-        if !workers.contains_key(worker) && workers.len() >= MAX_WORKERS {
+        let bump = |w: &mut WorkerStats| {
+            w.shares += 1;
+            w.work = w.work.saturating_add(difficulty.raw());
+            w.last_ms = now_ms;
+        };
+        // Look up before inserting: the owned key is built once per worker,
+        // not once per share.
+        if let Some(w) = workers.get_mut(worker) {
+            bump(w);
             return;
         }
-        let w = workers.entry(worker.to_owned()).or_insert(WorkerStats {
+        if workers.len() >= MAX_WORKERS {
+            return;
+        }
+        let mut w = WorkerStats {
             first_ms: now_ms,
             ..WorkerStats::default()
-        });
-        w.shares += 1;
-        w.work = w.work.saturating_add(difficulty.raw());
-        w.last_ms = now_ms;
+        };
+        bump(&mut w);
+        workers.insert(worker.to_owned(), w);
     }
 
     /// Per-worker figures, sorted by worker name.
