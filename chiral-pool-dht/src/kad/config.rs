@@ -59,7 +59,10 @@ pub struct KadConfig {
     /// While the routing table holds fewer than `replication_factor` peers,
     /// re-run the Kademlia bootstrap this often, so nodes that joined in a
     /// burst still find each other (kad's own periodic bootstrap runs every
-    /// 5 min). Default: 2 s.
+    /// 5 min). Each round that finds no new peer doubles the wait, up to
+    /// 64 times this; a new peer brings it back. A network smaller than
+    /// `replication_factor` thus stops paying for lookups that cannot find
+    /// anyone. Default: 2 s.
     pub small_table_bootstrap: Duration,
     /// Shards of the pool directory's provider set. A Kademlia node answers
     /// a provider lookup with at most `k` (20) providers, so one key cannot

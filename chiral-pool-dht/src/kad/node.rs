@@ -61,6 +61,9 @@ enum Pending {
     Get {
         key: RecordKey,
         found: Vec<SignedRecord>,
+        /// Each distinct value seen in this lookup and whether it verified
+        /// (at most one entry per answering peer).
+        checked: Vec<(Vec<u8>, bool)>,
         reply: Reply<Vec<SignedRecord>>,
     },
     Put {
@@ -85,6 +88,8 @@ struct ProvidersGroup {
 
 /// How often expired records are purged from the local store.
 const PURGE_INTERVAL: Duration = Duration::from_secs(30);
+/// Longest small-table bootstrap wait, as a multiple of the configured one.
+const MAX_BOOTSTRAP_BACKOFF: u32 = 64;
 
 pub(super) struct Node {
     swarm: Swarm<Behaviour>,
@@ -100,6 +105,8 @@ pub(super) struct Node {
     own_records: HashMap<kad::RecordKey, kad::Record>,
     provided: HashSet<kad::RecordKey>,
     announced_at_size: usize,
+    /// Routing-table size at the last small-table bootstrap round.
+    bootstrap_size: usize,
     strikes: HashMap<PeerId, u32>,
     banned: HashSet<PeerId>,
     config: KadConfig,
@@ -240,6 +247,7 @@ impl Node {
             own_records: HashMap::new(),
             provided: HashSet::new(),
             announced_at_size: 0,
+            bootstrap_size: 0,
             strikes: HashMap::new(),
             banned: HashSet::new(),
             clock: config.clock.clone(),
@@ -252,11 +260,13 @@ impl Node {
         let span = info_span!("kad_node", peer = %self.swarm.local_peer_id());
         async move {
             let mut purge = tokio::time::interval(PURGE_INTERVAL);
-            let mut rebootstrap = tokio::time::interval(
-                self.config
-                    .small_table_bootstrap
-                    .max(Duration::from_millis(100)),
-            );
+            let base = self
+                .config
+                .small_table_bootstrap
+                .max(Duration::from_millis(100));
+            let mut backoff = base;
+            let rebootstrap = tokio::time::sleep(base);
+            tokio::pin!(rebootstrap);
             loop {
                 tokio::select! {
                     cmd = self.commands.recv() => match cmd {
@@ -265,7 +275,14 @@ impl Node {
                     },
                     event = self.swarm.select_next_some() => self.on_swarm_event(event),
                     _ = purge.tick() => self.purge_expired(),
-                    _ = rebootstrap.tick() => self.bootstrap_if_small(),
+                    () = &mut rebootstrap => {
+                        backoff = if self.bootstrap_if_small() {
+                            base
+                        } else {
+                            (backoff * 2).min(base * MAX_BOOTSTRAP_BACKOFF)
+                        };
+                        rebootstrap.as_mut().reset(tokio::time::Instant::now() + backoff);
+                    }
                 }
             }
             debug!("node stopped");
@@ -288,18 +305,23 @@ impl Node {
         }
     }
 
-    fn bootstrap_if_small(&mut self) {
+    /// Bootstraps while the routing table is below `k`; true if the table
+    /// grew since the last round (so the next round comes soon).
+    fn bootstrap_if_small(&mut self) -> bool {
         let size = self.routing_table_size();
         if size > 0 && size < self.config.replication_factor.get() {
             // Fails only with no known peers, which `size > 0` rules out.
             let _ = self.kad().bootstrap();
         }
+        let grew = size != self.bootstrap_size;
+        self.bootstrap_size = size;
         if size > self.announced_at_size
             && self.announced_at_size < self.config.replication_factor.get()
         {
             self.announced_at_size = size;
             self.reannounce();
         }
+        grew
     }
 
     /// Puts our unexpired records and provider keys to the (grown) network
@@ -371,6 +393,7 @@ impl Node {
                     Pending::Get {
                         key,
                         found: Vec::new(),
+                        checked: Vec::new(),
                         reply,
                     },
                 );
@@ -545,20 +568,36 @@ impl Node {
         let now = self.clock.now();
         match result {
             QueryResult::GetRecord(Ok(GetRecordOk::FoundRecord(PeerRecord { peer, record }))) => {
-                let verified = verify_kad_record(&record, now);
-                let Some(Pending::Get { key, found, .. }) = self.pending.get_mut(&id) else {
+                let Some(Pending::Get {
+                    key,
+                    found,
+                    checked,
+                    ..
+                }) = self.pending.get_mut(&id)
+                else {
                     return;
                 };
-                match verified {
-                    Ok(r) if r.key() == key => {
-                        if !found.contains(&r) {
-                            found.push(r);
+                // Honest replicas return byte-identical copies: verify each
+                // distinct value once per lookup, not once per peer.
+                let valid = match checked.iter().find(|(bytes, _)| *bytes == record.value) {
+                    Some((_, valid)) => *valid,
+                    None => {
+                        let verified = verify_kad_record(&record, now)
+                            .ok()
+                            .filter(|r| r.key() == key);
+                        let valid = verified.is_some();
+                        if let Some(r) = verified {
+                            if !found.contains(&r) {
+                                found.push(r);
+                            }
                         }
+                        checked.push((record.value, valid));
+                        valid
                     }
-                    _ => {
-                        if let Some(peer) = peer {
-                            self.strike(peer);
-                        }
+                };
+                if !valid {
+                    if let Some(peer) = peer {
+                        self.strike(peer);
                     }
                 }
                 if last {
