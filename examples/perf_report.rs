@@ -26,6 +26,8 @@ use chiral_pool::dht::{KadConfig, KadStore};
 use chiral_pool::stratum::server::{DiscardShares, ServerConfig, StratumServer};
 use chiral_pool::stratum::work::SyntheticChain;
 use clap::Parser;
+#[path = "../chiral-stratum/benches/support/echo.rs"]
+mod echo;
 #[path = "../chiral-pool-dht/benches/support/raw_kad.rs"]
 mod raw_kad;
 use raw_kad::RawKad;
@@ -521,42 +523,6 @@ async fn lines_take(
     None
 }
 
-/// The latency baseline: a line server that answers every line with a
-/// canned reply, without parsing, validating or hashing. Same runtime, same
-/// framing, same loopback; what Stratum costs on top is the difference.
-async fn echo_server(listener: tokio::net::TcpListener) {
-    const NOTIFY: &str = concat!(
-        r#"{"id":null,"method":"mining.notify","params":["1","#,
-        r#""0000000000000000000000000000000000000000000000000000000000000000","00","00",[],"#,
-        r#""20000000","1d00ffff","65000000",true]}"#,
-        "\n"
-    );
-    while let Ok((stream, _)) = listener.accept().await {
-        tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let (r, mut w) = stream.into_split();
-            let mut lines = tokio::io::BufReader::new(r).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                let reply: std::borrow::Cow<str> = if line.contains("mining.subscribe") {
-                    r#"{"id":1,"result":[[],"00000000",4],"error":null}"#.into()
-                } else if line.contains("mining.authorize") {
-                    format!(
-                        "{}\n{}",
-                        r#"{"id":2,"result":true,"error":null}"#,
-                        NOTIFY.trim_end()
-                    )
-                    .into()
-                } else {
-                    r#"{"id":9,"result":true,"error":null}"#.into()
-                };
-                if w.write_all(format!("{reply}\n").as_bytes()).await.is_err() {
-                    break;
-                }
-            }
-        });
-    }
-}
-
 /// One load run from a child process: connects, waits until `ready` says
 /// the server side is settled, runs, and returns the child's summary.
 struct LoadRun {
@@ -663,7 +629,7 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: Option<
         .await
         .expect("bind");
     let echo_addr = echo_listener.local_addr().expect("addr");
-    let echo = tokio::spawn(echo_server(echo_listener));
+    let echo = tokio::spawn(echo::echo_server(echo_listener));
     let seconds = if quick { 3 } else { 6 };
     let scenarios: Vec<(usize, f64)> = match std::env::var("CHIRAL_PERF_STRATUM") {
         // "conns:rate,conns:rate" for exploring; rate 0 is closed loop.
