@@ -822,36 +822,36 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
     ] {
         v.sort_by(|a, b| a.total_cmp(b));
     }
-    let get = percentile(&get_lat, 0.5);
-    let raw_get = percentile(&raw_get_lat, 0.5);
-    figs.push(Figure {
-        name: "dht_get".into(),
-        value: get,
-        unit: "ms median get, 50 nodes",
-        baseline: Some(raw_get),
-        ratio: Some(get / raw_get),
-        goal: "ratio <= 1.10, 100% found".into(),
-        note: format!(
-            "found {ok}/{ops}, p99 {:.1} ms; raw kad: found {raw_ok}/{ops}, p99 {:.1} ms; network settled in {settle_secs:.1} s",
-            percentile(&get_lat, 0.99),
-            percentile(&raw_get_lat, 0.99),
+    let median_against_raw = |name: &str, ours: &[f64], raw: &[f64], note: String| {
+        let (value, baseline) = (percentile(ours, 0.5), percentile(raw, 0.5));
+        Figure {
+            name: name.into(),
+            value,
+            unit: "ms median, 50 nodes",
+            baseline: Some(baseline),
+            ratio: Some(value / baseline),
+            goal: "ratio <= 1.10".into(),
+            note: format!(
+                "p99 {:.1} ms, raw kad p99 {:.1} ms; {note}",
+                percentile(ours, 0.99),
+                percentile(raw, 0.99)
+            ),
+        }
+    };
+    figs.push(median_against_raw(
+        "dht_get",
+        &get_lat,
+        &raw_get_lat,
+        format!(
+            "found {ok}/{ops}, raw kad found {raw_ok}/{ops}; network settled in {settle_secs:.1} s"
         ),
-    });
-    let put = percentile(&put_lat, 0.5);
-    let raw_put = percentile(&raw_put_lat, 0.5);
-    figs.push(Figure {
-        name: "dht_put".into(),
-        value: put,
-        unit: "ms median put, 50 nodes",
-        baseline: Some(raw_put),
-        ratio: Some(put / raw_put),
-        goal: "ratio <= 1.10".into(),
-        note: format!(
-            "quorum min(k, peers); p99 {:.1} ms; raw kad p99 {:.1} ms",
-            percentile(&put_lat, 0.99),
-            percentile(&raw_put_lat, 0.99),
-        ),
-    });
+    ));
+    figs.push(median_against_raw(
+        "dht_put",
+        &put_lat,
+        &raw_put_lat,
+        "quorum min(k, peers)".into(),
+    ));
     // 1,000 pools announced from the 49 keyed nodes, discovered from node 0.
     let pools = if quick { 200 } else { 1000 };
     let managers: Vec<_> = keys
