@@ -3,8 +3,10 @@
 //! one JSON object keyed by figure.
 //!
 //! `cargo run --release --example perf_report` (a few minutes; `--quick`
-//! for a shorter run). The Stratum load runs its clients in a child
-//! process so both sides get their own file-descriptor budget.
+//! for a shorter run, `--only stratum,dht` for some sections). The Stratum
+//! load runs its clients in a child process so both sides get their own
+//! file-descriptor budget; `CHIRAL_PERF_STRATUM="conns:rate,..."` replaces
+//! its scenarios (rate 0 is closed loop).
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
