@@ -136,7 +136,15 @@ pub(crate) struct Shared {
     pub sink: Arc<dyn ShareSink>,
     pub authorizer: Arc<dyn Authorizer>,
     pub stats: Arc<ServerStats>,
-    validator: RwLock<ShareValidator>,
+    /// Verifies shares: a validator holding the current tips but no
+    /// dedupe memory, replaced whole on each new tip, so the hashing of a
+    /// submit runs outside every lock (a connection task preempted while
+    /// hashing under a lock would stall the others).
+    verifier: RwLock<Arc<ShareValidator>>,
+    /// Remembers accepted shares for duplicate detection.
+    dedupe: Mutex<ShareValidator>,
+    /// The tips `verifier` was built from, oldest first.
+    recent_tips: Mutex<VecDeque<([u8; 32], u32)>>,
     started: Instant,
     next_extranonce: Mutex<u32>,
     resumable: Mutex<Resumable>,
@@ -149,23 +157,42 @@ impl Shared {
         self.started.elapsed().as_millis() as u64
     }
 
-    /// Verifies under a read lock (hashing runs in parallel), then records
-    /// the share for duplicate detection under a short write lock.
+    /// Verifies without a lock, then records the share for duplicate
+    /// detection under a short one.
     pub fn validate(&self, share: &Share) -> Result<VerifiedShare, ShareError> {
-        let verified = {
-            let v = self.validator.read().unwrap_or_else(|e| e.into_inner());
-            v.verify(share)?
-        };
-        let mut v = self.validator.write().unwrap_or_else(|e| e.into_inner());
-        v.remember(&verified)?;
+        let verifier = self
+            .verifier
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let verified = verifier.verify(share)?;
+        self.dedupe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remember(&verified)?;
         Ok(verified)
     }
 
     fn add_tip(&self, prev_hash: [u8; 32], bits: u32) {
-        let mut v = self.validator.write().unwrap_or_else(|e| e.into_inner());
-        if let Err(e) = v.add_tip(prev_hash, bits) {
-            warn!(error = %e, "work source sent an invalid tip");
+        let mut dedupe = self.dedupe.lock().unwrap_or_else(|e| e.into_inner());
+        if dedupe.knows_tip(&prev_hash) {
+            return;
         }
+        if let Err(e) = dedupe.add_tip(prev_hash, bits) {
+            warn!(error = %e, "work source sent an invalid tip");
+            return;
+        }
+        let mut tips = self.recent_tips.lock().unwrap_or_else(|e| e.into_inner());
+        tips.push_back((prev_hash, bits));
+        while tips.len() > self.config.validator.max_tips.max(1) {
+            tips.pop_front();
+        }
+        let mut verifier = ShareValidator::new(self.config.pool_id, self.config.validator);
+        for (hash, bits) in tips.iter() {
+            // Every tip here was accepted by `dedupe` above.
+            let _ = verifier.add_tip(*hash, *bits);
+        }
+        *self.verifier.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(verifier);
     }
 
     fn allocate_extranonce(&self) -> [u8; 4] {
@@ -277,13 +304,17 @@ impl StratumServer {
         sink: Arc<dyn ShareSink>,
         authorizer: Arc<dyn Authorizer>,
     ) -> Self {
-        let validator = ShareValidator::new(config.pool_id, config.validator);
         let shared = Shared {
             work,
             sink,
             authorizer,
             stats: Arc::default(),
-            validator: RwLock::new(validator),
+            verifier: RwLock::new(Arc::new(ShareValidator::new(
+                config.pool_id,
+                config.validator,
+            ))),
+            dedupe: Mutex::new(ShareValidator::new(config.pool_id, config.validator)),
+            recent_tips: Mutex::default(),
             started: Instant::now(),
             next_extranonce: Mutex::new(rand::random()),
             resumable: Mutex::default(),
