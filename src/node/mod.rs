@@ -6,7 +6,7 @@ mod journal;
 mod tips;
 
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
-pub use journal::{JournalError, ShareJournal};
+pub use journal::{JournalError, JournalWriter, ShareJournal};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,11 +22,14 @@ use chiral_pool_core::share::{Share, ShareValidatorConfig, VerifiedShare};
 use chiral_pool_core::store::{SharedClock, SystemClock};
 use chiral_pool_dht::kad::Multiaddr;
 use chiral_pool_dht::{KadConfig, KadError, KadStore};
-use chiral_stratum::server::{ServerConfig, ServerStats, ShareSink, StratumServer};
+use chiral_stratum::server::{Durable, ServerConfig, ServerStats, ShareSink, StratumServer};
 use chiral_stratum::work::{SyntheticChain, WorkSource};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
+
+/// Accepted shares that may wait for the journal's next commit.
+const JOURNAL_QUEUE: usize = 65_536;
 
 /// What a pool node announces.
 #[derive(Debug, Clone)]
@@ -137,20 +140,19 @@ pub struct NodeCounters {
 struct Sink {
     queue: mpsc::Sender<Share>,
     counters: Arc<NodeCounters>,
-    journal: Option<Arc<ShareJournal>>,
+    journal: Option<JournalWriter>,
 }
 
 impl ShareSink for Sink {
-    fn accepted(&self, share: &Share, verified: &VerifiedShare) {
-        // Persist before the miner hears "accepted": a crash after the
-        // reply cannot lose the share.
-        if let Some(j) = &self.journal {
-            if let Err(e) = j.append(&verified.hash, share) {
-                warn!(error = %e, "share not journaled");
-            }
-        }
+    fn accepted(&self, share: &Share, verified: &VerifiedShare) -> Durable {
         if self.queue.try_send(share.clone()).is_err() {
             self.counters.shares_dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        // Persist before the miner hears "accepted": a crash after the
+        // reply cannot lose the share.
+        match &self.journal {
+            Some(j) => Durable::after(j.append(verified.hash, share)),
+            None => Durable::now(),
         }
     }
 }
@@ -273,10 +275,17 @@ impl PoolNode {
                 }
                 manager.flush_shares(&id).await?;
             }
+            let writer = match &journal {
+                Some(j) => Some(
+                    j.writer(JOURNAL_QUEUE)
+                        .map_err(|e| NodeError::Journal(e.to_string()))?,
+                ),
+                None => None,
+            };
             let sink = Sink {
                 queue: tx,
                 counters: counters.clone(),
-                journal: journal.clone(),
+                journal: writer,
             };
             let server = StratumServer::new(server_config, chain.clone(), Arc::new(sink));
             stratum = Some((bound, server.stats()));

@@ -105,7 +105,8 @@ fn check(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         shared.work.block_found(&share.header);
     }
-    shared.sink.accepted(&share, &verified);
+    let durable = shared.sink.accepted(&share, &verified);
+    session.awaiting.push(durable);
     Ok(match session.vardiff.on_share(now) {
         Some(_) => session.issue_job(shared, false),
         None => Vec::new(),

@@ -11,6 +11,7 @@ pub use stats::{RejectReason, ServerStats, WorkerStats};
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -109,10 +110,47 @@ impl Authorizer for AllowAll {
 }
 
 /// Receives every accepted share (for accounting and publication). Called
-/// on the connection's task: keep it quick and non-blocking.
+/// on the connection's task: keep it quick and non-blocking; slow work
+/// (a disk write) goes into the returned [`Durable`].
 pub trait ShareSink: Send + Sync + 'static {
-    /// A share passed validation.
-    fn accepted(&self, share: &Share, verified: &VerifiedShare);
+    /// A share passed validation. The miner is told "accepted" once the
+    /// returned [`Durable`] completes.
+    fn accepted(&self, share: &Share, verified: &VerifiedShare) -> Durable;
+}
+
+/// When an accepted share may be confirmed to its miner: at once, or after
+/// the sink's future completes (a journal's group commit, say). The
+/// connection waits for it before it sends the reply, so a sink that
+/// persists shares can promise that every confirmed share survives a crash.
+#[must_use]
+pub struct Durable(Option<Pin<Box<dyn Future<Output = ()> + Send>>>);
+
+impl Durable {
+    /// Confirm at once.
+    pub fn now() -> Self {
+        Durable(None)
+    }
+
+    /// Confirm once `done` completes.
+    pub fn after(done: impl Future<Output = ()> + Send + 'static) -> Self {
+        Durable(Some(Box::pin(done)))
+    }
+
+    pub(crate) async fn wait(self) {
+        if let Some(done) = self.0 {
+            done.await;
+        }
+    }
+}
+
+impl std::fmt::Debug for Durable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Durable::after(..)"
+        } else {
+            "Durable::now()"
+        })
+    }
 }
 
 /// A sink that drops shares (counters still count them).
@@ -120,7 +158,9 @@ pub trait ShareSink: Send + Sync + 'static {
 pub struct DiscardShares;
 
 impl ShareSink for DiscardShares {
-    fn accepted(&self, _: &Share, _: &VerifiedShare) {}
+    fn accepted(&self, _: &Share, _: &VerifiedShare) -> Durable {
+        Durable::now()
+    }
 }
 
 /// Most remembered session ids for resume.

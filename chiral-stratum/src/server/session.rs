@@ -14,7 +14,7 @@ use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::{Framed, LinesCodecError};
 use tracing::debug;
 
-use super::Shared;
+use super::{Durable, Shared};
 use crate::codec::line_codec;
 use crate::job::JobParams;
 use crate::method::dispatch;
@@ -46,6 +46,9 @@ pub(crate) struct Session {
     pub extranonce_subscribed: bool,
     pub vardiff: Vardiff,
     pub working: bool,
+    /// Accepted shares the sink has not made durable yet; the replies wait
+    /// for them.
+    pub awaiting: Vec<Durable>,
     jobs: VecDeque<IssuedJob>,
     next_job: u64,
     sent_difficulty: Option<f64>,
@@ -70,6 +73,7 @@ impl Session {
                 shared.now_ms(),
             ),
             working: false,
+            awaiting: Vec::new(),
             jobs: VecDeque::new(),
             next_job: 0,
             sent_difficulty: None,
@@ -220,6 +224,17 @@ impl Session {
                     Vec::new()
                 }
             };
+            // The sink's write of the accepted share comes before the reply
+            // that confirms it. A sink that never finishes cannot hold the
+            // connection longer than a blocked write could.
+            for durable in self.awaiting.drain(..) {
+                if tokio::time::timeout(shared.config.write_timeout, durable.wait())
+                    .await
+                    .is_err()
+                {
+                    return Ok(());
+                }
+            }
             if outgoing.is_empty() {
                 continue;
             }

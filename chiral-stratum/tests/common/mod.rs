@@ -11,7 +11,7 @@ use chiral_pool_core::pow::{Difficulty, Target};
 use chiral_pool_core::share::{Share, VerifiedShare};
 use chiral_stratum::client::{solve, ClientEvent, StratumClient, Submission};
 use chiral_stratum::job::JobParams;
-use chiral_stratum::server::{ServerConfig, ServerStats, ShareSink, StratumServer};
+use chiral_stratum::server::{Durable, ServerConfig, ServerStats, ShareSink, StratumServer};
 use chiral_stratum::work::SyntheticChain;
 use tokio::sync::{mpsc, oneshot};
 
@@ -24,8 +24,9 @@ pub const EASY: f64 = 1.0 / 1_048_576.0;
 pub struct Collect(pub Mutex<Vec<VerifiedShare>>);
 
 impl ShareSink for Collect {
-    fn accepted(&self, _: &Share, verified: &VerifiedShare) {
+    fn accepted(&self, _: &Share, verified: &VerifiedShare) -> Durable {
         self.0.lock().expect("lock").push(verified.clone());
+        Durable::now()
     }
 }
 
