@@ -136,20 +136,26 @@ async fn sets_larger_than_k_list_every_member() {
     // Kademlia answers a provider lookup with at most k = 20 providers;
     // sharded sets must still list all 25 members from every node.
     let nodes = network(25, 10).await;
-    let set = RecordKey::directory_set();
-    for node in &nodes {
-        node.advertise(&set, Duration::from_secs(600))
-            .await
-            .expect("advertise");
-    }
+    let pool = chiral_pool_core::ids::PoolId::from_bytes([7; 32]);
     let mut expected: Vec<_> = nodes.iter().map(|n| n.local_key()).collect();
     expected.sort();
-    for (i, node) in nodes.iter().enumerate() {
-        assert_eq!(
-            node.members(&set).await.expect("members"),
-            expected,
-            "node {i}"
-        );
+    // The pool directory, and one share slot with 25 publishing nodes.
+    for set in [
+        RecordKey::directory_set(),
+        RecordKey::share_publishers(&pool, 42),
+    ] {
+        for node in &nodes {
+            node.advertise(&set, Duration::from_secs(600))
+                .await
+                .expect("advertise");
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            assert_eq!(
+                node.members(&set).await.expect("members"),
+                expected,
+                "{set}, node {i}"
+            );
+        }
     }
 }
 

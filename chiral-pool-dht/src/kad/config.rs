@@ -68,10 +68,14 @@ pub struct KadConfig {
     /// a provider lookup with at most `k` (20) providers, so one key cannot
     /// list more than that; each member advertises under one shard chosen
     /// by its key and readers query every shard. Capacity is about
-    /// `20 x shards` members. Other sets (a slot's share publishers) use
-    /// one key and hold at most `k` members. Default: 32. Every node of a
-    /// network must use the same.
+    /// `20 x shards` members. Default: 32. Every node of a network must use
+    /// the same.
     pub set_shards: u16,
+    /// Shards of each share slot's publisher set, sharded the same way:
+    /// about `20 x shards` nodes can publish shares for one pool in one
+    /// slot, and a reader pays this many provider lookups per slot.
+    /// Default: 4. Every node of a network must use the same.
+    pub slot_set_shards: u16,
     /// Directory of the durable record store (`records.redb`): records this
     /// node holds survive a restart. Default: none (memory only).
     pub data_dir: Option<PathBuf>,
@@ -102,6 +106,7 @@ impl KadConfig {
             max_invalid_records: 3,
             small_table_bootstrap: Duration::from_secs(2),
             set_shards: 32,
+            slot_set_shards: 4,
             data_dir: None,
             clock: Arc::new(SystemClock),
         }

@@ -291,15 +291,17 @@ impl Node {
         .await
     }
 
-    /// Shards of a set: the pool directory can grow past k members and is
-    /// sharded; other sets (a pool slot's share publishers) stay within k
-    /// and use one key, so reading them costs one lookup.
+    /// Shards of a set: the pool directory and a share slot's publishers
+    /// can grow past k members and are sharded; other sets use one key, so
+    /// reading them costs one lookup.
     fn shards_of(&self, set: &RecordKey) -> u16 {
-        if set
-            .as_str()
-            .starts_with(chiral_pool_core::record::DIRECTORY_PREFIX)
-        {
+        let key = set.as_str();
+        if key.starts_with(chiral_pool_core::record::DIRECTORY_PREFIX) {
             self.config.set_shards.max(1)
+        } else if key.starts_with(chiral_pool_core::record::SHARE_PREFIX)
+            && key.contains(":publishers:")
+        {
+            self.config.slot_set_shards.max(1)
         } else {
             1
         }
