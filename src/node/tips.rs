@@ -14,6 +14,13 @@ const MAX_TIPS: usize = 256;
 
 /// Reads the tips, oldest first; unreadable lines are skipped.
 pub fn load(path: &Path) -> Vec<Tip> {
+    let mut tips = read_all(path);
+    let skip = tips.len().saturating_sub(MAX_TIPS);
+    tips.split_off(skip)
+}
+
+/// Every readable tip in the file, oldest first.
+fn read_all(path: &Path) -> Vec<Tip> {
     let Ok(text) = std::fs::read_to_string(path) else {
         return Vec::new();
     };
@@ -33,28 +40,78 @@ pub fn load(path: &Path) -> Vec<Tip> {
         })
         .collect();
     tips.dedup_by_key(|t| t.prev_hash);
-    let skip = tips.len().saturating_sub(MAX_TIPS);
-    tips.split_off(skip)
+    tips
 }
 
-/// Appends a tip (skipped if it is already the last one).
+fn line(tip: &Tip) -> String {
+    format!(
+        "{} {:08x} {}\n",
+        hex::encode(tip.prev_hash),
+        tip.bits,
+        tip.height
+    )
+}
+
+/// Appends a tip (skipped if it is already the last one). Once the file
+/// holds twice [`MAX_TIPS`] tips it is rewritten with the newest ones, so
+/// it stays bounded however long the node runs.
 pub fn append(path: &Path, tip: &Tip) -> std::io::Result<()> {
-    if load(path)
-        .last()
-        .is_some_and(|t| t.prev_hash == tip.prev_hash)
-    {
+    let all = read_all(path);
+    if all.last().is_some_and(|t| t.prev_hash == tip.prev_hash) {
         return Ok(());
+    }
+    if all.len() + 1 > 2 * MAX_TIPS {
+        // Write the kept tips beside the file and rename over it: a crash
+        // leaves either the old file or the new one, never half of one.
+        let keep = &all[all.len() + 1 - MAX_TIPS..];
+        let text: String = keep.iter().chain([tip]).map(line).collect();
+        let tmp = path.with_extension("tips.tmp");
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        return std::fs::rename(&tmp, path);
     }
     let mut f = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(path)?;
-    writeln!(
-        f,
-        "{} {:08x} {}",
-        hex::encode(tip.prev_hash),
-        tip.bits,
-        tip.height
-    )?;
+    f.write_all(line(tip).as_bytes())?;
     f.sync_data()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tip(i: u32) -> Tip {
+        let mut prev_hash = [0u8; 32];
+        prev_hash[..4].copy_from_slice(&i.to_le_bytes());
+        Tip {
+            prev_hash,
+            bits: 0x1d00ffff,
+            height: i,
+        }
+    }
+
+    #[test]
+    fn the_file_stays_bounded_and_keeps_the_newest_tips() {
+        let dir = std::env::temp_dir().join(format!("chiral-tips-{}", rand::random::<u64>()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join(FILE);
+        for i in 0..700 {
+            append(&path, &tip(i)).expect("append");
+            // The same tip again is not a second line.
+            append(&path, &tip(i)).expect("append");
+        }
+        let lines = std::fs::read_to_string(&path)
+            .expect("read")
+            .lines()
+            .count();
+        assert!(lines <= 2 * MAX_TIPS, "{lines} lines");
+        let kept = load(&path);
+        assert_eq!(kept.len(), MAX_TIPS);
+        assert_eq!(kept.first().map(|t| t.height), Some(700 - MAX_TIPS as u32));
+        assert_eq!(kept.last().map(|t| t.height), Some(699));
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
