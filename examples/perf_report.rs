@@ -762,18 +762,7 @@ async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
     let settle_secs = settle.elapsed().as_secs_f64();
     // The baseline: a raw Kademlia network of the same size, alive at the
     // same time, taking the same operations interleaved with ours.
-    let raw_first = RawKad::spawn(None).await;
-    let raw_boot = raw_first.address.clone();
-    let mut raw = vec![raw_first];
-    for _ in 1..n {
-        raw.push(RawKad::spawn(Some(&raw_boot)).await);
-    }
-    for node in &raw {
-        let t = Instant::now();
-        while node.peers().await < 20 && t.elapsed() < Duration::from_secs(30) {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
+    let raw = RawKad::network(n, 20).await;
     let ops = if quick { 50 } else { 200 };
     let (mut put_lat, mut get_lat) = (Vec::new(), Vec::new());
     let (mut raw_put_lat, mut raw_get_lat) = (Vec::new(), Vec::new());

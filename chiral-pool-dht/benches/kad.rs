@@ -50,26 +50,10 @@ async fn kad_network() -> Vec<KadStore> {
     nodes
 }
 
-async fn raw_network() -> Vec<RawKad> {
-    let first = RawKad::spawn(None).await;
-    let boot = first.address.clone();
-    let mut nodes = vec![first];
-    for _ in 1..NODES {
-        nodes.push(RawKad::spawn(Some(&boot)).await);
-    }
-    // The raw node has no peer-count watch; poll its table (a bench, not a
-    // test: the wait only has to end).
-    for n in &nodes {
-        while n.peers().await < NODES - 1 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-    nodes
-}
-
 fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let (ours, raw) = rt.block_on(async { (kad_network().await, raw_network().await) });
+    let (ours, raw) =
+        rt.block_on(async { (kad_network().await, RawKad::network(NODES, NODES - 1).await) });
     let stored = record(0);
     rt.block_on(async {
         ours[0].put(stored.clone()).await.expect("put");

@@ -112,6 +112,26 @@ impl RawKad {
         }
     }
 
+    /// Starts `n` nodes bootstrapped from the first and waits until each
+    /// knows `peers` others (at most 30 s a node). The raw node has no
+    /// peer-count watch, so this polls its table: fine for a benchmark,
+    /// where the wait only has to end.
+    pub async fn network(n: usize, peers: usize) -> Vec<RawKad> {
+        let first = RawKad::spawn(None).await;
+        let boot = first.address.clone();
+        let mut nodes = vec![first];
+        for _ in 1..n {
+            nodes.push(RawKad::spawn(Some(&boot)).await);
+        }
+        for node in &nodes {
+            let start = std::time::Instant::now();
+            while node.peers().await < peers && start.elapsed() < Duration::from_secs(30) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        nodes
+    }
+
     /// Stores `record` with a quorum of min(k, routing table) peers, as
     /// `KadStore::put` does; true if the quorum was met.
     pub async fn put(&self, record: kad::Record) -> bool {
