@@ -112,6 +112,27 @@ impl Authorizer for AllowAll {
 /// Receives every accepted share (for accounting and publication). Called
 /// on the connection's task: keep it quick and non-blocking; slow work
 /// (a disk write) goes into the returned [`Durable`].
+///
+/// ```
+/// use chiral_pool_core::share::{Share, VerifiedShare};
+/// use chiral_stratum::server::{Durable, ShareSink};
+/// use tokio::sync::{mpsc, oneshot};
+///
+/// /// Hands shares to a writer task and confirms each once it is written.
+/// struct Persist(mpsc::Sender<(Share, oneshot::Sender<()>)>);
+///
+/// impl ShareSink for Persist {
+///     fn accepted(&self, share: &Share, _: &VerifiedShare) -> Durable {
+///         let (queue, share) = (self.0.clone(), share.clone());
+///         Durable::after(async move {
+///             let (done, written) = oneshot::channel();
+///             if queue.send((share, done)).await.is_ok() {
+///                 let _ = written.await;
+///             }
+///         })
+///     }
+/// }
+/// ```
 pub trait ShareSink: Send + Sync + 'static {
     /// A share passed validation. The miner is told "accepted" once the
     /// returned [`Durable`] completes.
