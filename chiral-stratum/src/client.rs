@@ -2,7 +2,7 @@
 //! events, submits, and reconnection with backoff.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -131,6 +131,8 @@ const EVENT_QUEUE: usize = 64;
 pub struct StratumClient {
     outgoing: mpsc::Sender<String>,
     pending: Pending,
+    /// Set once the connection's reader has stopped.
+    disconnected: Arc<AtomicBool>,
     next_id: Arc<AtomicU64>,
     config: ClientConfig,
     session: SessionInfo,
@@ -168,6 +170,8 @@ impl StratumClient {
             drop(closed_tx);
         });
         let reader_pending = pending.clone();
+        let disconnected = Arc::new(AtomicBool::new(false));
+        let reader_disconnected = disconnected.clone();
         tokio::spawn(async move {
             loop {
                 let line = tokio::select! {
@@ -198,12 +202,21 @@ impl StratumClient {
                     Err(e) => debug!(error = %e, "malformed line from server"),
                 }
             }
+            // Requests in flight get no reply now: fail them at once rather
+            // than at their timeout. The flag comes first so a request
+            // registered after the clear sees it.
+            reader_disconnected.store(true, Ordering::SeqCst);
+            reader_pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
             let _ = ev_tx.try_send(ClientEvent::Disconnected);
         });
 
         let mut client = StratumClient {
             outgoing: out_tx,
             pending,
+            disconnected,
             next_id: Arc::new(AtomicU64::new(1)),
             session: SessionInfo {
                 extranonce1: Vec::new(),
@@ -306,6 +319,13 @@ impl StratumClient {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(id, tx);
+        if self.disconnected.load(Ordering::SeqCst) {
+            self.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&id);
+            return Err(ClientError::Closed);
+        }
         let line = Message::Request {
             id: json!(id),
             method: method.to_owned(),

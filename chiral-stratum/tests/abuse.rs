@@ -137,7 +137,7 @@ async fn honest_miners_are_unharmed_by_hostile_connections() {
         (HONEST as u64) * SHARES_EACH as u64
     );
     assert_eq!(
-        server.shares.0.lock().expect("lock").len(),
+        server.shares.shares.lock().expect("lock").len(),
         HONEST * SHARES_EACH as usize
     );
     assert!(stats.disconnected_for_abuse.load(Ordering::Relaxed) >= 20);

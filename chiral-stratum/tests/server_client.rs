@@ -113,7 +113,7 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
     assert_eq!(stats.rejected(RejectReason::LowDifficulty), 1);
     assert_eq!(stats.rejected(RejectReason::Unauthorized), 1);
     assert_eq!(stats.rejected(RejectReason::Invalid), 2);
-    assert_eq!(server.shares.0.lock().expect("lock").len(), 2);
+    assert_eq!(server.shares.shares.lock().expect("lock").len(), 2);
     let workers = stats.workers();
     assert_eq!(workers[0].0, "alice.rig1");
     assert_eq!(workers[0].1.shares, 2);
@@ -281,5 +281,45 @@ async fn sessions_resume_with_their_extranonce() {
         .await
         .expect("resume");
     assert_eq!(second.session().extranonce1, en1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_reply_waits_until_the_sink_made_the_share_durable() {
+    let mut server = TestServer::start(HARD_BITS, |c| {
+        c.write_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let (gate, held) = tokio::sync::watch::channel(false);
+    *server.shares.gate.lock().expect("lock") = Some(held);
+    let (client, mut events) = StratumClient::connect(config(server.addr, "erin"))
+        .await
+        .expect("connect");
+    let mut diff = 0.0;
+    let job = next_job(&mut events, &mut diff).await;
+
+    // The sink has the share, the miner has no answer while it is held.
+    let share = mine(&client, &job, diff, 1, None);
+    let submit = client.submit(&share);
+    tokio::pin!(submit);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), &mut submit)
+            .await
+            .is_err(),
+        "replied before the share was durable"
+    );
+    assert_eq!(server.shares.shares.lock().expect("lock").len(), 1);
+    gate.send_replace(true);
+    submit.await.expect("accepted once durable");
+
+    // A sink that never finishes: the connection gives up after the write
+    // timeout instead of confirming.
+    let (_never, held) = tokio::sync::watch::channel(false);
+    *server.shares.gate.lock().expect("lock") = Some(held);
+    let stuck = client.submit(&mine(&client, &job, diff, 2, None)).await;
+    assert!(
+        matches!(stuck, Err(ClientError::Closed)),
+        "confirmed a share that was never durable: {stuck:?}"
+    );
     server.shutdown().await;
 }

@@ -13,20 +13,30 @@ use chiral_stratum::client::{solve, ClientEvent, StratumClient, Submission};
 use chiral_stratum::job::JobParams;
 use chiral_stratum::server::{Durable, ServerConfig, ServerStats, ShareSink, StratumServer};
 use chiral_stratum::work::SyntheticChain;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// Network target at difficulty 1: out of reach of test shares.
 pub const HARD_BITS: u32 = 0x1d00ffff;
 /// Difficulty miners ask for: about 4,096 hashes a share.
 pub const EASY: f64 = 1.0 / 1_048_576.0;
 
+/// Collects accepted shares. While `gate` holds a receiver, every share
+/// is made "durable" only once the gate opens (a slow journal).
 #[derive(Default)]
-pub struct Collect(pub Mutex<Vec<VerifiedShare>>);
+pub struct Collect {
+    pub shares: Mutex<Vec<VerifiedShare>>,
+    pub gate: Mutex<Option<watch::Receiver<bool>>>,
+}
 
 impl ShareSink for Collect {
     fn accepted(&self, _: &Share, verified: &VerifiedShare) -> Durable {
-        self.0.lock().expect("lock").push(verified.clone());
-        Durable::now()
+        self.shares.lock().expect("lock").push(verified.clone());
+        match self.gate.lock().expect("lock").clone() {
+            Some(mut gate) => Durable::after(async move {
+                let _ = gate.wait_for(|open| *open).await;
+            }),
+            None => Durable::now(),
+        }
     }
 }
 
