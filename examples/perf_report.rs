@@ -32,6 +32,8 @@ use clap::Parser;
 mod echo;
 #[path = "../chiral-pool-dht/benches/support/raw_kad.rs"]
 mod raw_kad;
+#[path = "../chiral-stratum/benches/support/rss.rs"]
+mod rss;
 use raw_kad::RawKad;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
@@ -40,12 +42,6 @@ struct Args {
     /// Shorter measurements.
     #[arg(long)]
     quick: bool,
-    /// Skip the Stratum load (needs a second process).
-    #[arg(long)]
-    no_stratum: bool,
-    /// Skip the 50-node DHT network.
-    #[arg(long)]
-    no_dht: bool,
     /// Run only these sections (comma separated: share, payout, record,
     /// stratum, dht).
     #[arg(long, value_delimiter = ',')]
@@ -85,17 +81,6 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     }
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 const BITS: u32 = 0x1d00ffff;
@@ -650,7 +635,7 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: Option<
         ],
     };
     for (conns, offered) in scenarios {
-        let rss0 = rss_kib();
+        let rss0 = rss::rss_kib();
         let mut open = 0;
         let mut per_conn = 0.0;
         let mut accepted0 = 0;
@@ -660,7 +645,7 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: Option<
             open = stats
                 .connections_open
                 .load(std::sync::atomic::Ordering::Relaxed);
-            per_conn = (rss_kib().saturating_sub(rss0)) as f64 / open.max(1) as f64;
+            per_conn = (rss::rss_kib().saturating_sub(rss0)) as f64 / open.max(1) as f64;
             accepted0 = stats.accepted.load(std::sync::atomic::Ordering::Relaxed);
         })
         .await;
@@ -936,11 +921,11 @@ fn main() {
         eprintln!("measuring records...");
         record_figures(&mut figs, args.quick);
     }
-    if wants("stratum") && !args.no_stratum {
+    if wants("stratum") {
         eprintln!("measuring stratum load...");
         runtime.block_on(stratum_figures(&mut figs, one_core, args.quick));
     }
-    if wants("dht") && !args.no_dht {
+    if wants("dht") {
         eprintln!("measuring the 50-node DHT...");
         runtime.block_on(dht_figures(&mut figs, args.quick));
     }

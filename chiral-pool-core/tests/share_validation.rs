@@ -23,6 +23,19 @@ fn a_valid_share_is_accepted_once_with_its_weight() {
 }
 
 #[test]
+fn a_copy_without_memory_keeps_the_tips_and_forgets_the_shares() {
+    let f = Fixture::new(DIFF1_BITS);
+    let mut v = f.validator();
+    let share = f.share("alice", 1);
+    v.accept(&share).expect("valid share");
+    let mut copy = v.without_memory();
+    // Same tips and settings: the share verifies, and is new to the copy.
+    assert_eq!(copy.verify(&share), v.verify(&share));
+    assert!(copy.accept(&share).is_ok());
+    assert_eq!(v.accept(&share), Err(ShareError::Duplicate));
+}
+
+#[test]
 fn a_share_meeting_the_network_target_is_a_block() {
     let f = Fixture::new(HALF_SHARE_BITS);
     let v = f.validator();

@@ -3,6 +3,8 @@
 //! lose no accepted share and see no error; hostile ones are cut off.
 
 mod common;
+#[path = "../benches/support/rss.rs"]
+mod rss;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,21 +33,9 @@ async fn closed_by_server(mut s: TcpStream) -> bool {
         .is_ok()
 }
 
-/// Resident memory of this process, KiB (0 where /proc is unavailable).
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_miners_are_unharmed_by_hostile_connections() {
-    let rss_before = rss_kib();
+    let rss_before = rss::rss_kib();
     let mut server = TestServer::start(HARD_BITS, |c| {
         c.handshake_timeout = Duration::from_millis(500);
         // Everyone is on loopback: never ban the address, only cut the connection.
@@ -143,7 +133,7 @@ async fn honest_miners_are_unharmed_by_hostile_connections() {
     assert!(stats.disconnected_for_abuse.load(Ordering::Relaxed) >= 20);
     // 64 KiB lines and floods never buffer without bound: the whole test
     // (server, 100 clients, 40 attackers) grows by less than 64 MiB.
-    let grown = rss_kib().saturating_sub(rss_before);
+    let grown = rss::rss_kib().saturating_sub(rss_before);
     assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
     server.shutdown().await;
 }

@@ -460,17 +460,24 @@ async fn publish_shares(
     let _ = manager.flush_shares(&pool).await;
 }
 
-async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
-    for t in &node.history {
-        let _ = node.manager.add_tip(t.prev_hash, t.bits);
-        if let Some(a) = node
+impl PoolNode {
+    /// Tells the accounting (if a pool is followed) about a new tip.
+    fn accounting_on_tip(&self, prev_hash: [u8; 32]) {
+        if let Some(a) = self
             .accounting
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .as_mut()
         {
-            a.on_tip(t.prev_hash);
+            a.on_tip(prev_hash);
         }
+    }
+}
+
+async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
+    for t in &node.history {
+        let _ = node.manager.add_tip(t.prev_hash, t.bits);
+        node.accounting_on_tip(t.prev_hash);
     }
     let file = node.config.data_dir.as_ref().map(|d| d.join(tips::FILE));
     let mut tips = node.chain.tip();
@@ -484,14 +491,7 @@ async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
         if let Err(e) = node.manager.add_tip(tip.prev_hash, tip.bits) {
             warn!(error = %e, "invalid tip");
         }
-        if let Some(a) = node
-            .accounting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            a.on_tip(tip.prev_hash);
-        }
+        node.accounting_on_tip(tip.prev_hash);
         tokio::select! {
             changed = tips.changed() => if changed.is_err() { break },
             _ = stop.changed() => break,

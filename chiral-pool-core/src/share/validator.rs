@@ -98,7 +98,7 @@ pub struct VerifiedShare {
     pub is_block: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Tip {
     prev_hash: Hash256,
     bits: u32,
@@ -140,6 +140,25 @@ impl<H: PowHash> ShareValidator<H> {
             config,
             hasher,
             tips: VecDeque::new(),
+            seen: HashMap::new(),
+        }
+    }
+
+    /// A validator with the same pool, settings and tips but no duplicate
+    /// memory: for verifying outside the lock that guards [`remember`]
+    /// (a server swaps in a fresh copy on each new tip).
+    ///
+    /// [`remember`]: Self::remember
+    pub fn without_memory(&self) -> Self
+    where
+        H: Clone,
+    {
+        ShareValidator {
+            pool_id: self.pool_id,
+            config: self.config,
+            hasher: self.hasher.clone(),
+            min_target: self.min_target,
+            tips: self.tips.clone(),
             seen: HashMap::new(),
         }
     }

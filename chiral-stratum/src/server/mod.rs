@@ -202,10 +202,9 @@ pub(crate) struct Shared {
     /// submit runs outside every lock (a connection task preempted while
     /// hashing under a lock would stall the others).
     verifier: RwLock<Arc<ShareValidator>>,
-    /// Remembers accepted shares for duplicate detection.
+    /// Remembers accepted shares for duplicate detection; `verifier` is
+    /// its copy without that memory.
     dedupe: Mutex<ShareValidator>,
-    /// The tips `verifier` was built from, oldest first.
-    recent_tips: Mutex<VecDeque<([u8; 32], u32)>>,
     started: Instant,
     next_extranonce: Mutex<u32>,
     resumable: Mutex<Resumable>,
@@ -243,16 +242,7 @@ impl Shared {
             warn!(error = %e, "work source sent an invalid tip");
             return;
         }
-        let mut tips = self.recent_tips.lock().unwrap_or_else(|e| e.into_inner());
-        tips.push_back((prev_hash, bits));
-        while tips.len() > self.config.validator.max_tips.max(1) {
-            tips.pop_front();
-        }
-        let mut verifier = ShareValidator::new(self.config.pool_id, self.config.validator);
-        for (hash, bits) in tips.iter() {
-            // Every tip here was accepted by `dedupe` above.
-            let _ = verifier.add_tip(*hash, *bits);
-        }
+        let verifier = dedupe.without_memory();
         *self.verifier.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(verifier);
     }
 
@@ -375,7 +365,6 @@ impl StratumServer {
                 config.validator,
             ))),
             dedupe: Mutex::new(ShareValidator::new(config.pool_id, config.validator)),
-            recent_tips: Mutex::default(),
             started: Instant::now(),
             next_extranonce: Mutex::new(rand::random()),
             resumable: Mutex::default(),
