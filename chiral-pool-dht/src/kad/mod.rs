@@ -3,7 +3,8 @@
 //!
 //! Every handle call is a command on a bounded channel with a oneshot
 //! reply, under a timeout. Dropping the last handle (or calling
-//! [`KadStore::shutdown`]) stops the node.
+//! [`KadStore::shutdown`]) stops the node; `shutdown` returns once the node
+//! task has ended and released its durable store.
 
 mod config;
 mod durable;
@@ -87,6 +88,9 @@ pub struct KadStore {
     peer_id: PeerId,
     listen: Vec<Multiaddr>,
     peers: watch::Receiver<usize>,
+    /// Closed (its sender dropped) once the node task has ended and dropped
+    /// the swarm, and with it the durable store and its database lock.
+    stopped: watch::Receiver<()>,
     stats: Arc<NodeStats>,
     timeout: Duration,
 }
@@ -101,13 +105,21 @@ impl KadStore {
         let timeout = config.operation_timeout;
         let local_key = config.keypair.public();
         let (node, peer_id, listen) = Node::start(config, rx, peers_tx, stats.clone()).await?;
-        tokio::spawn(node.run());
+        let (stopped_tx, stopped_rx) = watch::channel(());
+        tokio::spawn(async move {
+            // `run` consumes the node: the swarm and the store are dropped
+            // before `stopped_tx` is, also when the task panics or is
+            // cancelled with its runtime.
+            node.run().await;
+            drop(stopped_tx);
+        });
         Ok(KadStore {
             commands: tx,
             local_key,
             peer_id,
             listen,
             peers: peers_rx,
+            stopped: stopped_rx,
             stats,
             timeout,
         })
@@ -157,9 +169,16 @@ impl KadStore {
         self.call(|reply| Command::Dial { addr, reply }).await?
     }
 
-    /// Stops the node; other handles see [`StoreError::Closed`].
+    /// Stops the node and waits until its task has ended: when this
+    /// returns (on any clone), the listen address is closed and the durable
+    /// store is released, so a node can be started on the same `data_dir`
+    /// at once. Other handles see [`StoreError::Closed`]. Calling it again,
+    /// or on a node that already stopped, returns at once.
     pub async fn shutdown(&self) {
+        // Fails only if the node already stopped; the wait below covers both.
         let _ = self.commands.send(Command::Shutdown).await;
+        let mut stopped = self.stopped.clone();
+        while stopped.changed().await.is_ok() {}
     }
 
     async fn call<T>(
