@@ -129,8 +129,8 @@ async fn main() -> ExitCode {
     }
     if let Some(first) = report.nodes.first() {
         println!("\nledger balances (node 0):");
-        for (id, credited) in &first.balances {
-            println!("    {id:<10} {:>14} atoms", credited);
+        for b in &first.balances {
+            println!("    {:<10} {:>14} atoms", b.payout, b.credited);
         }
     }
     if report.problems.is_empty() {

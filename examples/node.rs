@@ -11,8 +11,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::pool::FeeBps;
 use chiral_pool::dht::kad::Multiaddr;
-use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
+use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec, DEFAULT_WINDOW_BPS};
 use chiral_pool::stratum::server::RejectReason;
 use clap::Parser;
 
@@ -41,7 +42,7 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     fee_bps: u16,
     /// PPLNS window in basis points of the network difficulty.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = DEFAULT_WINDOW_BPS)]
     window_bps: u32,
     /// Network difficulty of the synthetic chain.
     #[arg(long, default_value_t = 1.0 / 256.0)]
@@ -101,7 +102,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .announce
                 .clone()
                 .unwrap_or_else(|| "chiral-node".into()),
-            fee_bps: args.fee_bps,
+            fee: FeeBps::new(args.fee_bps)?,
             window_bps: args.window_bps,
         });
     }
@@ -128,9 +129,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         if let Some(p) = pools.first() {
                             let window = match p.announcement.scheme {
                                 chiral_pool::core::pool::PayoutScheme::Pplns { window_bps, .. } => window_bps,
-                                _ => 20_000,
+                                _ => DEFAULT_WINDOW_BPS,
                             };
-                            node.follow(p.announcement.id, p.announcement.fee.bps(), window)?;
+                            node.follow(p.announcement.id, p.announcement.fee, window)?;
                             println!("following pool {} ({})", p.announcement.name, p.announcement.id);
                         }
                     }
@@ -148,11 +149,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 async fn status_line(node: &PoolNode) -> String {
     let pools = node.manager.list_local_pools().len();
     let mut line = format!(
-        "peers {}  pools known {}  shares verified {}  blocks settled {}",
+        "peers {}  pools known {}  shares verified {}  rejected {}  waiting for a tip {}  blocks settled {}  replayed {}",
         node.store.peer_count(),
         pools,
-        node.counters.shares_verified.load(Ordering::Relaxed),
-        node.blocks().len()
+        node.counters.shares_in_view.load(Ordering::Relaxed),
+        node.counters.rejected_in_view.load(Ordering::Relaxed),
+        node.counters.pending_in_view.load(Ordering::Relaxed),
+        node.blocks().len(),
+        node.counters.shares_replayed.load(Ordering::Relaxed),
     );
     if let Some((_, s)) = node.stratum() {
         let rejected: Vec<String> = RejectReason::ALL

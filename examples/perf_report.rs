@@ -15,6 +15,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chiral_pool::core::chain::SyntheticChain;
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{PayoutId, PoolId};
 use chiral_pool::core::manager::{ManagerConfig, PoolManager};
@@ -26,7 +27,6 @@ use chiral_pool::core::share::{Share, ShareValidator, ShareValidatorConfig, Work
 use chiral_pool::core::store::{RecordStore, SystemClock};
 use chiral_pool::dht::{KadConfig, KadStore};
 use chiral_pool::stratum::server::{DiscardShares, ServerConfig, StratumServer};
-use chiral_pool::stratum::work::SyntheticChain;
 use clap::Parser;
 #[path = "../chiral-stratum/benches/support/echo.rs"]
 mod echo;
@@ -595,14 +595,14 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: Option<
     config.vardiff.retarget_secs = 1e9;
     // Keep the difficulty fixed: no retargets, no extra jobs.
     config.vardiff.max_difficulty = config.initial_difficulty;
-    config.validator.min_difficulty = Difficulty::from_raw(1);
-    config.validator.max_shares_per_tip = 1 << 24;
+    config.max_shares_per_tip = 1 << 24;
     config.ban_threshold = u32::MAX;
     let server = StratumServer::new(
         config,
-        Arc::new(SyntheticChain::new(BITS)),
+        Arc::new(SyntheticChain::new(BITS).expect("valid bits")),
         Arc::new(DiscardShares),
-    );
+    )
+    .expect("valid server config");
     let stats = server.stats();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -7,14 +7,16 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::pow::Target;
 use chiral_stratum::client::ClientConfig;
-use chiral_stratum::work::SyntheticChain;
 
 use crate::miner::{run_cpu_miner, MinerStats};
-use crate::node::{BlockPayout, NodeConfig, NodeError, PoolNode, PoolSpec};
+use crate::node::{Balance, NodeConfig, NodeError, PoolNode, PoolSpec, DEFAULT_WINDOW_BPS};
+use chiral_pool_core::payout::BlockPayout;
+use chiral_pool_core::pool::FeeBps;
 
 /// Settings of [`run_local_pool`].
 #[derive(Debug, Clone)]
@@ -65,7 +67,7 @@ pub struct NodeView {
     /// Blocks it settled.
     pub blocks: Vec<BlockPayout>,
     /// Its ledger balances (payout id, credited atoms).
-    pub balances: Vec<(String, u128)>,
+    pub balances: Vec<Balance>,
     /// Whether its ledger's invariants hold.
     pub ledger_ok: bool,
 }
@@ -107,10 +109,15 @@ pub async fn run_local_pool(
     config: LocalPoolConfig,
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<LocalPoolReport, NodeError> {
+    let invalid = |field, e: &dyn std::fmt::Display| NodeError::Config {
+        field,
+        reason: e.to_string(),
+    };
     let bits = Target::from_difficulty(config.block_difficulty)
-        .unwrap_or(Target::DIFF1)
+        .map_err(|e| invalid("block_difficulty", &e))?
         .to_compact_lossy();
-    let chain = Arc::new(SyntheticChain::new(bits));
+    let chain = Arc::new(SyntheticChain::new(bits).map_err(|e| invalid("block_difficulty", &e))?);
+    let fee = FeeBps::new(config.fee_bps).map_err(|e| invalid("fee_bps", &e))?;
     let base = |keypair: Keypair| NodeConfig {
         chain: Some(chain.clone()),
         share_difficulty: config.share_difficulty,
@@ -122,8 +129,8 @@ pub async fn run_local_pool(
     let mut first = base(Keypair::generate());
     first.announce = Some(PoolSpec {
         name: "local-demo".into(),
-        fee_bps: config.fee_bps,
-        window_bps: 20_000,
+        fee,
+        window_bps: DEFAULT_WINDOW_BPS,
     });
     first.stratum = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let owner = PoolNode::start(first).await?;
@@ -155,9 +162,9 @@ pub async fn run_local_pool(
             Some(p) => {
                 let window = match p.announcement.scheme {
                     chiral_pool_core::pool::PayoutScheme::Pplns { window_bps, .. } => window_bps,
-                    _ => 20_000,
+                    _ => DEFAULT_WINDOW_BPS,
                 };
-                n.follow(pool, p.announcement.fee.bps(), window)?;
+                n.follow(pool, p.announcement.fee, window)?;
             }
             None => problems.push(format!("node {i} did not discover the pool")),
         }
@@ -210,16 +217,16 @@ pub async fn run_local_pool(
     let mut views = Vec::new();
     for (i, n) in nodes.iter().enumerate() {
         let coordinator = n.manager.find_coordinator(&pool).await.ok().flatten();
-        let (balances, ledger_ok) = n.balances();
+        let balances = n.balances();
         views.push(NodeView {
             index: i,
             peer_id: n.store.peer_id().to_string(),
             pools_discovered: discovered.remove(&i).unwrap_or_default(),
             coordinator: coordinator.map(|k| k.to_hex()),
-            shares_verified: n.counters.shares_verified.load(Ordering::Relaxed),
+            shares_verified: n.counters.shares_in_view.load(Ordering::Relaxed),
             blocks: n.blocks(),
-            balances,
-            ledger_ok,
+            balances: balances.accounts,
+            ledger_ok: balances.consistent,
         });
     }
     check(&views, config.blocks, &mut problems);

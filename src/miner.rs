@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chiral_pool_core::pow::Target;
-use chiral_stratum::client::{solve, ClientConfig, ClientEvent, StratumClient, Submission};
+use chiral_stratum::client::{ClientConfig, ClientEvent, StratumClient, Submission};
 use chiral_stratum::job::JobParams;
 use tracing::{debug, info, warn};
 
@@ -46,7 +46,7 @@ pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: A
         info!(user = %config.username, "miner connected");
         let mut difficulty = 1.0;
         let mut job: Option<JobParams> = None;
-        let mut en2: u32 = 0;
+        let mut en2: u64 = 0;
         let mut nonce_base: u32 = 0;
         loop {
             if stop.load(Ordering::Relaxed) {
@@ -83,23 +83,27 @@ pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: A
                 continue;
             };
             let session = client.session().clone();
-            let target = Target::from_difficulty(difficulty).unwrap_or(Target::DIFF1);
-            let en2_bytes: Vec<u8> =
-                en2.to_be_bytes()[4 - session.extranonce2_size.min(4)..].to_vec();
+            // The client passes on only finite, positive difficulties; if
+            // one ever had no target, mining on a made-up one would waste
+            // the work, so reconnect instead.
+            let Ok(target) = Target::from_difficulty(difficulty) else {
+                warn!(
+                    difficulty,
+                    "pool sent a difficulty with no target; reconnecting"
+                );
+                break;
+            };
+            let en2_bytes = extranonce2(en2, session.extranonce2_size);
             let start = nonce_base;
-            let chunk_job = current.clone();
-            let en1 = session.extranonce1.clone();
-            let en2_for_chunk = en2_bytes.clone();
+            let coinbase = current.coinbase(&session.extranonce1, &en2_bytes);
+            let header = current.header(
+                &coinbase,
+                current.template.time,
+                0,
+                current.template.version as u32,
+            );
             let found = tokio::task::spawn_blocking(move || {
-                let version = chunk_job.template.version as u32;
-                solve(
-                    &chunk_job,
-                    &en1,
-                    &en2_for_chunk,
-                    version,
-                    &target,
-                    start..start.saturating_add(CHUNK),
-                )
+                header.find_nonce(&target, start..start.saturating_add(CHUNK))
             })
             .await
             .ok()
@@ -130,6 +134,35 @@ pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: A
                     }
                 }
             }
+        }
+    }
+}
+
+/// Extranonce2 number `counter` in the `size` bytes the pool asked for:
+/// big-endian, the counter's low bytes when `size` is under 8, zero-padded
+/// in front when it is over.
+pub fn extranonce2(counter: u64, size: usize) -> Vec<u8> {
+    let be = counter.to_be_bytes();
+    let mut out = vec![0u8; size.saturating_sub(be.len())];
+    out.extend_from_slice(&be[be.len().saturating_sub(size)..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::extranonce2;
+
+    #[test]
+    fn extranonce2_has_the_size_the_pool_asked_for() {
+        assert_eq!(extranonce2(0x0102_0304_0506_0708, 2), vec![7, 8]);
+        assert_eq!(extranonce2(0x0102_0304_0506_0708, 4), vec![5, 6, 7, 8]);
+        assert_eq!(
+            extranonce2(0x0102_0304_0506_0708, 8),
+            vec![1, 2, 3, 4, 5, 6, 7, 8]
+        );
+        assert_eq!(extranonce2(1, 10), vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+        for size in 1..=16 {
+            assert_eq!(extranonce2(u64::MAX, size).len(), size);
         }
     }
 }

@@ -32,7 +32,8 @@ async fn every_completed_append_is_in_the_journal() {
     let first = &shares[0];
     writer
         .append(sha256d(&first.header.to_bytes()), first)
-        .await;
+        .await
+        .expect("journaled");
     assert_eq!(journal.shares().expect("reads"), vec![first.clone()]);
 
     // The rest at once, through a queue smaller than the burst.
@@ -41,7 +42,7 @@ async fn every_completed_append_is_in_the_journal() {
         tasks.spawn(writer.append(sha256d(&share.header.to_bytes()), share));
     }
     while let Some(done) = tasks.join_next().await {
-        done.expect("append task");
+        done.expect("append task").expect("journaled");
     }
     let mut stored = journal.shares().expect("reads");
     let mut expected = shares.clone();

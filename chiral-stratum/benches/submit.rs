@@ -10,12 +10,12 @@ mod echo;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::pow::Difficulty;
 use chiral_stratum::server::{DiscardShares, ServerConfig, StratumServer};
 use chiral_stratum::wire::Message;
-use chiral_stratum::work::SyntheticChain;
 use criterion::{criterion_group, criterion_main, Criterion};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -84,8 +84,7 @@ fn server_config() -> ServerConfig {
     config.vardiff.min_difficulty = config.initial_difficulty;
     config.vardiff.max_difficulty = config.initial_difficulty;
     config.vardiff.retarget_secs = 1e9;
-    config.validator.min_difficulty = Difficulty::from_raw(1);
-    config.validator.max_shares_per_tip = 1 << 24;
+    config.max_shares_per_tip = 1 << 24;
     config
 }
 
@@ -98,9 +97,10 @@ fn roundtrip(c: &mut Criterion) {
         let addr = listener.local_addr().expect("addr");
         let server = StratumServer::new(
             server_config(),
-            Arc::new(SyntheticChain::new(0x1d00ffff)),
+            Arc::new(SyntheticChain::new(0x1d00ffff).expect("valid bits")),
             Arc::new(DiscardShares),
-        );
+        )
+        .expect("valid server config");
         tokio::spawn(server.run(listener, std::future::pending::<()>()));
         let echo_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

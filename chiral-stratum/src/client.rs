@@ -1,12 +1,15 @@
 //! A Stratum V1 client: handshake, replies matched by id, server pushes as
-//! events, submits, and reconnection with backoff.
+//! events, and submits. [`StratumClient::connect_with_backoff`] retries the
+//! first connection with backoff; a connection that drops later is not
+//! re-established here: the client reports [`ClientEvent::Disconnected`]
+//! and fails requests in flight, and the caller connects again (the
+//! facade's CPU miner does, with backoff).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chiral_pool_core::pow::{sha256d, Target};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -397,28 +400,4 @@ fn to_event(method: &str, params: &Value) -> Option<ClientEvent> {
         "client.reconnect" => Some(ClientEvent::Reconnect),
         _ => None,
     }
-}
-
-/// Searches `nonces` on `job` for a header meeting `target` with the given
-/// extranonces and (masked) version; returns the winning nonce. The CPU
-/// miner's inner loop.
-pub fn solve(
-    job: &JobParams,
-    extranonce1: &[u8],
-    extranonce2: &[u8],
-    version: u32,
-    target: &Target,
-    nonces: std::ops::Range<u32>,
-) -> Option<u32> {
-    let coinbase = job.coinbase(extranonce1, extranonce2);
-    let mut bytes = job
-        .header(&coinbase, job.template.time, 0, version)
-        .to_bytes();
-    for nonce in nonces {
-        bytes[76..80].copy_from_slice(&nonce.to_le_bytes());
-        if target.is_met_by(&sha256d(&bytes)) {
-            return Some(nonce);
-        }
-    }
-    None
 }

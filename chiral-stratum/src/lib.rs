@@ -5,7 +5,8 @@
 //!
 //! - [`wire`]: messages and error codes; [`codec`]: line framing;
 //! - [`job`]: `mining.notify` and the header rebuild of a submit;
-//! - [`server`]: the server; [`work`]: where jobs come from;
+//! - [`server`]: the server (work comes from a
+//!   `chiral_pool_core::chain::WorkSource`);
 //! - [`vardiff`]: per-connection difficulty; [`client`]: the client.
 //!
 //! Every submit is rebuilt into a header and checked by
@@ -21,4 +22,3 @@ mod method;
 pub mod server;
 pub mod vardiff;
 pub mod wire;
-pub mod work;

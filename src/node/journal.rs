@@ -1,34 +1,97 @@
 //! The journal of accepted shares: written before a miner is told
-//! "accepted", replayed after a restart.
+//! "accepted", replayed after a restart, pruned past the payout lookback.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use chiral_pool_core::codec;
+use chiral_pool_core::codec::{self, CodecError};
+use chiral_pool_core::payout::BlockPayout;
+use chiral_pool_core::pow::Hash256;
 use chiral_pool_core::share::Share;
 
-use super::BlockPayout;
-use redb::{Database, ReadableTable, TableDefinition};
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tokio::sync::{mpsc, oneshot};
 use tracing::warn;
 
-const SHARES: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("accepted_shares");
+/// Shares by `time (big-endian u32) || header hash`, so that pruning by
+/// age is one range and replay reads in time order.
+const SHARES: TableDefinition<&[u8; 36], &[u8]> = TableDefinition::new("accepted_shares_by_time");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("settled_blocks");
 
-/// A failure of the journal's database.
+/// A failure of the share journal.
 #[derive(Debug, thiserror::Error)]
-#[error("share journal: {0}")]
-pub struct JournalError(Box<redb::Error>);
-
-fn journal_err<E: Into<redb::Error>>(e: E) -> JournalError {
-    JournalError(Box::new(e.into()))
+#[non_exhaustive]
+pub enum JournalError {
+    /// The database failed (open, read, write or commit).
+    #[error("share journal: {0}")]
+    Database(#[source] Box<redb::Error>),
+    /// A value did not encode.
+    #[error("share journal: {0}")]
+    Encode(#[from] CodecError),
+    /// The group commit that held this share failed (the error is shared
+    /// by every share of the group).
+    #[error("share journal: group commit failed")]
+    Group(#[source] Arc<JournalError>),
+    /// The writer thread is gone (the journal was shut down).
+    #[error("share journal: writer stopped")]
+    Stopped,
 }
 
-/// An embedded redb database of accepted shares, keyed by header hash.
+impl From<redb::Error> for JournalError {
+    fn from(e: redb::Error) -> Self {
+        JournalError::Database(Box::new(e))
+    }
+}
+
+fn db_err<E: Into<redb::Error>>(e: E) -> JournalError {
+    JournalError::Database(Box::new(e.into()))
+}
+
+/// One share as the journal keeps it.
+#[derive(Debug, Clone)]
+pub struct JournalEntry {
+    /// Header hash.
+    pub hash: Hash256,
+    /// Header time, unix seconds (the share's slot and its age).
+    pub time: u32,
+    /// The encoded share.
+    pub bytes: Vec<u8>,
+}
+
+impl JournalEntry {
+    /// The entry of a share.
+    pub fn new(hash: Hash256, share: &Share) -> Result<Self, JournalError> {
+        Ok(JournalEntry {
+            hash,
+            time: share.header.time(),
+            bytes: share.to_bytes()?,
+        })
+    }
+
+    fn key(&self) -> [u8; 36] {
+        key(self.time, &self.hash)
+    }
+}
+
+fn key(time: u32, hash: &Hash256) -> [u8; 36] {
+    let mut k = [0u8; 36];
+    k[..4].copy_from_slice(&time.to_be_bytes());
+    k[4..].copy_from_slice(hash);
+    k
+}
+
+/// Where a [`JournalWriter`] commits groups of shares: the redb journal,
+/// or in tests a store that fails.
+pub trait GroupCommit: Send + Sync + 'static {
+    /// Durably stores every entry in one commit, or none of them.
+    fn commit(&self, entries: &[JournalEntry]) -> Result<(), JournalError>;
+}
+
+/// An embedded redb database of accepted shares and settled blocks.
 ///
-/// Every commit is durable (fsync). [`ShareJournal::writer`] groups the
-/// shares that arrive while a commit runs into the next one, so the
+/// Every commit is durable (fsync). [`JournalWriter`] groups the shares
+/// that arrive while a commit runs into the next one, so the
 /// accepted-share rate is not bounded by the disk's commit rate.
 pub struct ShareJournal {
     db: Database,
@@ -39,94 +102,28 @@ const MAX_GROUP: usize = 4_096;
 
 /// A share waiting for the writer thread.
 struct Queued {
-    hash: [u8; 32],
-    bytes: Vec<u8>,
-    done: oneshot::Sender<()>,
+    entry: JournalEntry,
+    done: oneshot::Sender<Result<(), Arc<JournalError>>>,
 }
 
-/// The handle of a journal's group-commit writer, a thread that takes
-/// every share queued while it was committing and writes them in one
-/// transaction. Dropping every handle stops the thread once the queue is
-/// written.
+/// The handle of a group-commit writer: a thread that takes every share
+/// queued while it was committing and writes them in one transaction.
+/// Dropping every handle stops the thread once the queue is written.
 #[derive(Clone)]
 pub struct JournalWriter {
     queue: mpsc::Sender<Queued>,
     commits: Arc<AtomicU64>,
+    failures: Arc<AtomicU64>,
 }
 
 impl JournalWriter {
-    /// Queues `share` (waiting while the queue is full); the future ends
-    /// once the share is durable. A failed commit is logged and ends the
-    /// future too: the share is then only in memory.
-    pub fn append(
-        &self,
-        hash: [u8; 32],
-        share: &Share,
-    ) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let queue = self.queue.clone();
-        let bytes = share.to_bytes();
-        async move {
-            let Ok(bytes) = bytes else {
-                warn!("accepted share does not encode; not journaled");
-                return;
-            };
-            let (done, written) = oneshot::channel();
-            if queue.send(Queued { hash, bytes, done }).await.is_ok() {
-                let _ = written.await;
-            }
-        }
-    }
-
-    /// Commits so far (each holds one or more shares).
-    pub fn commits(&self) -> u64 {
-        self.commits.load(Ordering::Relaxed)
-    }
-}
-
-impl ShareJournal {
-    /// Opens or creates the journal at `path`.
-    pub fn open(path: &Path) -> Result<Self, JournalError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(journal_err)?;
-        }
-        let db = Database::create(path).map_err(journal_err)?;
-        let txn = db.begin_write().map_err(journal_err)?;
-        {
-            txn.open_table(SHARES).map_err(journal_err)?;
-            txn.open_table(BLOCKS).map_err(journal_err)?;
-        }
-        txn.commit().map_err(journal_err)?;
-        Ok(ShareJournal { db })
-    }
-
-    /// Durably records an accepted share in its own commit.
-    pub fn append(&self, hash: &[u8; 32], share: &Share) -> Result<(), JournalError> {
-        let bytes = share
-            .to_bytes()
-            .map_err(|e| JournalError(Box::new(redb::Error::Corrupted(e.to_string()))))?;
-        self.append_group(&[(*hash, bytes)])
-    }
-
-    /// Durably records encoded shares in one commit.
-    fn append_group(&self, shares: &[([u8; 32], Vec<u8>)]) -> Result<(), JournalError> {
-        let txn = self.db.begin_write().map_err(journal_err)?;
-        {
-            let mut table = txn.open_table(SHARES).map_err(journal_err)?;
-            for (hash, bytes) in shares {
-                table.insert(hash, bytes.as_slice()).map_err(journal_err)?;
-            }
-        }
-        txn.commit().map_err(journal_err)?;
-        Ok(())
-    }
-
-    /// Starts the group-commit writer on its own thread, with room for
-    /// `queue` waiting shares.
-    pub fn writer(self: &Arc<Self>, queue: usize) -> std::io::Result<JournalWriter> {
+    /// Starts a writer thread over `store`, with room for `queue` waiting
+    /// shares.
+    pub fn spawn(store: Arc<dyn GroupCommit>, queue: usize) -> std::io::Result<Self> {
         let (tx, mut rx) = mpsc::channel::<Queued>(queue.max(1));
         let commits = Arc::new(AtomicU64::new(0));
-        let journal = self.clone();
-        let counter = commits.clone();
+        let failures = Arc::new(AtomicU64::new(0));
+        let (commit_count, failure_count) = (commits.clone(), failures.clone());
         std::thread::Builder::new()
             .name("share-journal".into())
             .spawn(move || {
@@ -138,29 +135,116 @@ impl ShareJournal {
                             Err(_) => break,
                         }
                     }
-                    let rows: Vec<_> = group
-                        .iter_mut()
-                        .map(|q| (q.hash, std::mem::take(&mut q.bytes)))
-                        .collect();
-                    if let Err(e) = journal.append_group(&rows) {
-                        warn!(error = %e, shares = rows.len(), "shares not journaled");
+                    let entries: Vec<JournalEntry> =
+                        group.iter_mut().map(|q| q.entry.clone()).collect();
+                    commit_count.fetch_add(1, Ordering::Relaxed);
+                    let result = store.commit(&entries).map_err(Arc::new);
+                    if let Err(e) = &result {
+                        failure_count.fetch_add(entries.len() as u64, Ordering::Relaxed);
+                        warn!(error = %e, shares = entries.len(), "shares not journaled; their miners are told");
                     }
-                    counter.fetch_add(1, Ordering::Relaxed);
                     for q in group {
-                        let _ = q.done.send(());
+                        let _ = q.done.send(result.clone());
                     }
                 }
             })?;
-        Ok(JournalWriter { queue: tx, commits })
+        Ok(JournalWriter {
+            queue: tx,
+            commits,
+            failures,
+        })
     }
 
-    /// Every journaled share that still decodes, in hash order.
+    /// Queues `share` (waiting while the queue is full); the future ends
+    /// with `Ok` once the share is durable, or with the commit's error.
+    pub fn append(
+        &self,
+        hash: Hash256,
+        share: &Share,
+    ) -> impl std::future::Future<Output = Result<(), JournalError>> + Send + 'static {
+        let queue = self.queue.clone();
+        let entry = JournalEntry::new(hash, share);
+        async move {
+            let (done, written) = oneshot::channel();
+            queue
+                .send(Queued {
+                    entry: entry?,
+                    done,
+                })
+                .await
+                .map_err(|_| JournalError::Stopped)?;
+            match written.await {
+                Ok(result) => result.map_err(JournalError::Group),
+                Err(_) => Err(JournalError::Stopped),
+            }
+        }
+    }
+
+    /// Commits so far (each holds one or more shares, failed ones too).
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+
+    /// Shares whose commit failed so far.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+}
+
+impl GroupCommit for ShareJournal {
+    fn commit(&self, entries: &[JournalEntry]) -> Result<(), JournalError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut table = txn.open_table(SHARES).map_err(db_err)?;
+            for e in entries {
+                table.insert(&e.key(), e.bytes.as_slice()).map_err(db_err)?;
+            }
+        }
+        txn.commit().map_err(db_err)
+    }
+}
+
+impl ShareJournal {
+    /// Opens or creates the journal at `path`.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(db_err)?;
+        }
+        let db = Database::create(path).map_err(db_err)?;
+        let txn = db.begin_write().map_err(db_err)?;
+        {
+            txn.open_table(SHARES).map_err(db_err)?;
+            txn.open_table(BLOCKS).map_err(db_err)?;
+        }
+        txn.commit().map_err(db_err)?;
+        Ok(ShareJournal { db })
+    }
+
+    /// Durably records an accepted share in its own commit.
+    pub fn append(&self, hash: &Hash256, share: &Share) -> Result<(), JournalError> {
+        self.commit(&[JournalEntry::new(*hash, share)?])
+    }
+
+    /// Starts the group-commit writer on its own thread, with room for
+    /// `queue` waiting shares.
+    pub fn writer(self: &Arc<Self>, queue: usize) -> std::io::Result<JournalWriter> {
+        JournalWriter::spawn(self.clone(), queue)
+    }
+
+    /// Every journaled share that still decodes, in time order.
     pub fn shares(&self) -> Result<Vec<Share>, JournalError> {
-        let txn = self.db.begin_read().map_err(journal_err)?;
-        let table = txn.open_table(SHARES).map_err(journal_err)?;
+        self.shares_since(0)
+    }
+
+    /// The journaled shares whose header time is at least `since`, in time
+    /// order (entries that no longer decode are skipped).
+    pub fn shares_since(&self, since: u32) -> Result<Vec<Share>, JournalError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(SHARES).map_err(db_err)?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(journal_err)? {
-            let (_, v) = entry.map_err(journal_err)?;
+        let from = key(since, &[0; 32]);
+        for entry in table.range::<&[u8; 36]>(&from..).map_err(db_err)? {
+            let (_, v) = entry.map_err(db_err)?;
             if let Ok(share) = Share::from_bytes(v.value()) {
                 out.push(share);
             }
@@ -168,30 +252,68 @@ impl ShareJournal {
         Ok(out)
     }
 
-    /// Durably records a settled block after the ones before it.
-    pub fn save_block(&self, block: &BlockPayout) -> Result<(), JournalError> {
-        let bytes = codec::encode(block)
-            .map_err(|e| JournalError(Box::new(redb::Error::Corrupted(e.to_string()))))?;
-        let txn = self.db.begin_write().map_err(journal_err)?;
+    /// Deletes the shares whose header time is before `before`: once they
+    /// are older than the payout lookback no settlement reads them.
+    /// Returns how many were deleted.
+    pub fn prune(&self, before: u32) -> Result<u64, JournalError> {
+        let txn = self.db.begin_write().map_err(db_err)?;
+        let mut deleted = 0u64;
         {
-            let mut table = txn.open_table(BLOCKS).map_err(journal_err)?;
-            let next = table
-                .last()
-                .map_err(journal_err)?
-                .map_or(0, |(k, _)| k.value() + 1);
-            table.insert(next, bytes.as_slice()).map_err(journal_err)?;
+            let mut table = txn.open_table(SHARES).map_err(db_err)?;
+            let until = key(before, &[0; 32]);
+            table
+                .retain_in::<&[u8; 36], _>(..&until, |_, _| {
+                    deleted += 1;
+                    false
+                })
+                .map_err(db_err)?;
         }
-        txn.commit().map_err(journal_err)?;
-        Ok(())
+        txn.commit().map_err(db_err)?;
+        Ok(deleted)
+    }
+
+    /// Shares in the journal now.
+    pub fn len(&self) -> Result<u64, JournalError> {
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(SHARES).map_err(db_err)?;
+        table.len().map_err(db_err)
+    }
+
+    /// Whether the journal holds no share.
+    pub fn is_empty(&self) -> Result<bool, JournalError> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Durably records settled blocks after the ones before it, in one
+    /// commit. Call it off the async runtime's worker threads (it waits
+    /// for an fsync).
+    pub fn save_blocks(&self, blocks: &[BlockPayout]) -> Result<(), JournalError> {
+        if blocks.is_empty() {
+            return Ok(());
+        }
+        let txn = self.db.begin_write().map_err(db_err)?;
+        {
+            let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
+            let mut next = table
+                .last()
+                .map_err(db_err)?
+                .map_or(0, |(k, _)| k.value() + 1);
+            for block in blocks {
+                let bytes = codec::encode(block)?;
+                table.insert(next, bytes.as_slice()).map_err(db_err)?;
+                next += 1;
+            }
+        }
+        txn.commit().map_err(db_err)
     }
 
     /// Settled blocks in the order they were saved.
     pub fn blocks(&self) -> Result<Vec<BlockPayout>, JournalError> {
-        let txn = self.db.begin_read().map_err(journal_err)?;
-        let table = txn.open_table(BLOCKS).map_err(journal_err)?;
+        let txn = self.db.begin_read().map_err(db_err)?;
+        let table = txn.open_table(BLOCKS).map_err(db_err)?;
         let mut out = Vec::new();
-        for entry in table.iter().map_err(journal_err)? {
-            let (_, v) = entry.map_err(journal_err)?;
+        for entry in table.iter().map_err(db_err)? {
+            let (_, v) = entry.map_err(db_err)?;
             if let Ok(b) = codec::decode::<BlockPayout>(v.value(), codec::MAX_ENCODED_BYTES) {
                 out.push(b);
             }

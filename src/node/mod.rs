@@ -1,160 +1,75 @@
 //! A pool node: a Kademlia store, a pool manager, optionally a Stratum
 //! server, and the accounting that turns verified shares into payouts.
+//!
+//! One share's path through a serving node: the Stratum server verifies
+//! and deduplicates it (once), the [`PublishingSink`] journals it and
+//! queues it, the miner hears "accepted", and the publisher task hands it
+//! to the manager with its verdict, which publishes it in a signed batch.
+//! The settle loop reads every publisher's batches of the lookback back
+//! (a batch is verified once per node) and settles blocks.
 
-mod accounting;
+mod config;
 mod journal;
+mod sink;
+mod tasks;
 mod tips;
 
-pub use accounting::{Accounting, AccountingConfig, BlockPayout};
-pub use journal::{JournalError, JournalWriter, ShareJournal};
+pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE, DEFAULT_WINDOW_BPS};
+pub use journal::{GroupCommit, JournalEntry, JournalError, JournalWriter, ShareJournal};
+pub use sink::{Accepted, PublishingSink};
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
-use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::chain::{SyntheticChain, Tip};
 use chiral_pool_core::ids::PoolId;
-use chiral_pool_core::manager::{ManagerConfig, ManagerError, PoolManager};
+use chiral_pool_core::manager::{ManagerConfig, PoolManager};
+use chiral_pool_core::payout::{
+    Accounting, AccountingConfig, BlockPayout, PplnsConfig, RewardCuts,
+};
 use chiral_pool_core::pool::{FeeBps, PayoutScheme, PoolAnnouncement};
-use chiral_pool_core::pow::Difficulty;
-use chiral_pool_core::share::{Share, ShareValidatorConfig, VerifiedShare};
-use chiral_pool_core::store::{SharedClock, SystemClock};
-use chiral_pool_dht::kad::Multiaddr;
-use chiral_pool_dht::{KadConfig, KadError, KadStore};
-use chiral_stratum::server::{Durable, ServerConfig, ServerStats, ShareSink, StratumServer};
-use chiral_stratum::work::{SyntheticChain, WorkSource};
+use chiral_pool_core::pow::{Difficulty, Target};
+use chiral_pool_core::share::ShareValidatorConfig;
+use chiral_pool_dht::{KadConfig, KadStore};
+use chiral_stratum::server::{ServerConfig, ServerStats, StratumServer};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
-use tracing::{debug, warn};
-
-/// Accepted shares that may wait for the journal's next commit.
-const JOURNAL_QUEUE: usize = 65_536;
-
-/// What a pool node announces.
-#[derive(Debug, Clone)]
-pub struct PoolSpec {
-    /// Pool name (the id is derived from it and the node's key).
-    pub name: String,
-    /// Fee in basis points.
-    pub fee_bps: u16,
-    /// PPLNS window in basis points of the network difficulty.
-    pub window_bps: u32,
-}
-
-/// Settings of a [`PoolNode`].
-#[derive(Debug, Clone)]
-pub struct NodeConfig {
-    /// The node's key (peer id and signing key).
-    pub keypair: Keypair,
-    /// Kademlia listen address.
-    pub listen: Multiaddr,
-    /// Kademlia bootstrap peers.
-    pub bootstrap: Vec<Multiaddr>,
-    /// Serve miners on this address (port 0 picks one).
-    pub stratum: Option<SocketAddr>,
-    /// Announce a pool (needed to serve miners).
-    pub announce: Option<PoolSpec>,
-    /// Work source shared by the nodes of one process; a fresh synthetic
-    /// chain if none.
-    pub chain: Option<Arc<SyntheticChain>>,
-    /// Network target of a fresh synthetic chain, compact.
-    pub chain_bits: u32,
-    /// First share difficulty of miners.
-    pub share_difficulty: f64,
-    /// Vardiff's wanted seconds between shares.
-    pub share_interval_secs: f64,
-    /// Block reward, atoms.
-    pub reward: u64,
-    /// Width of share slots (batch publication granularity).
-    pub share_slot: Duration,
-    /// How far back share history is read for payouts.
-    pub lookback: Duration,
-    /// How often shares are fetched and blocks settled.
-    pub poll_interval: Duration,
-    /// Lease period of the coordinator.
-    pub lease_ttl: Duration,
-    /// Wall clock.
-    pub clock: SharedClock,
-    /// Directory for durable state: the DHT's records (`dht/`) and the
-    /// journal of accepted shares (`journal.redb`). Default: none.
-    pub data_dir: Option<std::path::PathBuf>,
-}
-
-impl NodeConfig {
-    /// A single-node pool on a synthetic chain at a CPU-friendly difficulty.
-    pub fn new(keypair: Keypair) -> Self {
-        NodeConfig {
-            keypair,
-            listen: "/ip4/127.0.0.1/tcp/0"
-                .parse()
-                .unwrap_or_else(|_| Multiaddr::empty()),
-            bootstrap: Vec::new(),
-            stratum: None,
-            announce: None,
-            chain: None,
-            // Difficulty 1/256: a few seconds of a CPU core per block.
-            chain_bits: 0x1f00_ffff,
-            share_difficulty: 1.0 / 65_536.0,
-            share_interval_secs: 2.0,
-            reward: 5_000_000_000,
-            share_slot: Duration::from_secs(5),
-            lookback: Duration::from_secs(120),
-            poll_interval: Duration::from_secs(1),
-            lease_ttl: Duration::from_secs(15),
-            clock: Arc::new(SystemClock),
-            data_dir: None,
-        }
-    }
-}
-
-/// Errors starting a node.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum NodeError {
-    /// The Kademlia node did not start.
-    #[error("dht: {0}")]
-    Kad(#[from] KadError),
-    /// A pool operation failed.
-    #[error("pool: {0}")]
-    Manager(#[from] ManagerError),
-    /// The share journal could not be opened.
-    #[error("journal: {0}")]
-    Journal(String),
-    /// The Stratum listener could not be bound.
-    #[error("stratum listener: {0}")]
-    Stratum(#[from] std::io::Error),
-}
 
 /// Live counters of a node.
 #[derive(Debug, Default)]
 pub struct NodeCounters {
-    /// Shares this node verified from the network (last fetch).
-    pub shares_verified: AtomicU64,
-    /// Shares dropped as invalid while fetching.
-    pub shares_rejected: AtomicU64,
-    /// Accepted Stratum shares that could not be queued for publication.
-    pub shares_dropped: AtomicU64,
+    /// Verified shares in the lookback at the last read (a gauge).
+    pub shares_in_view: AtomicU64,
+    /// Invalid shares in the lookback at the last read (a gauge).
+    pub rejected_in_view: AtomicU64,
+    /// Shares on tips this node does not know yet, at the last read (a
+    /// gauge): read again once the tip is known.
+    pub pending_in_view: AtomicU64,
+    /// Journaled shares published again at start (accepted before a
+    /// restart).
+    pub shares_replayed: AtomicU64,
+    /// Journaled shares pruned as older than the lookback, since start.
+    pub shares_pruned: AtomicU64,
 }
 
-struct Sink {
-    queue: mpsc::Sender<Share>,
-    counters: Arc<NodeCounters>,
-    journal: Option<JournalWriter>,
+/// One ledger account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    /// The payout id.
+    pub payout: String,
+    /// Atoms credited so far.
+    pub credited: u128,
 }
 
-impl ShareSink for Sink {
-    fn accepted(&self, share: &Share, verified: &VerifiedShare) -> Durable {
-        if self.queue.try_send(share.clone()).is_err() {
-            self.counters.shares_dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        // Persist before the miner hears "accepted": a crash after the
-        // reply cannot lose the share.
-        match &self.journal {
-            Some(j) => Durable::after(j.append(verified.hash, share)),
-            None => Durable::now(),
-        }
-    }
+/// The ledger's accounts, sorted by payout id, and whether its invariants
+/// hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Balances {
+    /// Every account.
+    pub accounts: Vec<Balance>,
+    /// Whether the ledger's totals add up.
+    pub consistent: bool,
 }
 
 /// A running pool node.
@@ -168,7 +83,7 @@ pub struct PoolNode {
     /// Counters.
     pub counters: Arc<NodeCounters>,
     config: NodeConfig,
-    history: Vec<chiral_stratum::work::Tip>,
+    history: Vec<Tip>,
     journal: Option<Arc<ShareJournal>>,
     pool: Mutex<Option<PoolId>>,
     accounting: Arc<Mutex<Option<Accounting>>>,
@@ -177,47 +92,56 @@ pub struct PoolNode {
     tasks: Mutex<JoinSet<()>>,
 }
 
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Every update under these locks is a single assignment or a call that
+    // leaves the value consistent: a panic elsewhere cannot half-do one.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 impl PoolNode {
     /// Starts the DHT node, announces the pool and starts the Stratum
-    /// server if configured, and the background work.
+    /// server if configured, and the background work. Settings out of range
+    /// are an error naming the field.
     pub async fn start(config: NodeConfig) -> Result<Arc<PoolNode>, NodeError> {
-        let mut kad = KadConfig::new()
-            .with_keypair(config.keypair.clone())
-            .with_clock(config.clock.clone())
-            .with_bootstrap(config.bootstrap.clone());
-        kad.listen = config.listen.clone();
-        kad.data_dir = config.data_dir.as_ref().map(|d| d.join("dht"));
-        let journal = match &config.data_dir {
-            Some(dir) => Some(Arc::new(
-                ShareJournal::open(&dir.join("journal.redb"))
-                    .map_err(|e| NodeError::Journal(e.to_string()))?,
-            )),
-            None => None,
-        };
-        let store = KadStore::spawn(kad).await?;
+        if config.publish_queue == 0 {
+            return Err(NodeError::Config {
+                field: "publish_queue",
+                reason: "must be above zero".into(),
+            });
+        }
         let manager_config = ManagerConfig {
             share_slot: config.share_slot,
             lease_ttl: config.lease_ttl,
             ..ManagerConfig::new()
         };
-        let manager = Arc::new(PoolManager::new(
-            config.keypair.clone(),
-            store.clone(),
-            config.clock.clone(),
-            manager_config,
-        )?);
+        manager_config.check()?;
         // The tips seen before a restart, oldest first: shares on them must
         // still verify.
         let history = match &config.data_dir {
             Some(dir) => tips::load(&dir.join(tips::FILE)),
             None => Vec::new(),
         };
-        let chain = config.chain.clone().unwrap_or_else(|| {
-            Arc::new(match history.last() {
-                Some(t) if t.bits == config.chain_bits => SyntheticChain::resume(*t),
-                _ => SyntheticChain::new(config.chain_bits),
-            })
-        });
+        let chain = match config.chain.clone() {
+            Some(chain) => chain,
+            None => Arc::new(fresh_chain(&config, history.last())?),
+        };
+        let journal = match &config.data_dir {
+            Some(dir) => Some(Arc::new(ShareJournal::open(&dir.join("journal.redb"))?)),
+            None => None,
+        };
+        let mut kad = KadConfig::new()
+            .with_keypair(config.keypair.clone())
+            .with_clock(config.clock.clone())
+            .with_bootstrap(config.bootstrap.clone());
+        kad.listen = config.listen.clone();
+        kad.data_dir = config.data_dir.as_ref().map(|d| d.join("dht"));
+        let store = KadStore::spawn(kad).await?;
+        let manager = Arc::new(PoolManager::new(
+            config.keypair.clone(),
+            store.clone(),
+            config.clock.clone(),
+            manager_config,
+        )?);
         let (stop, _) = watch::channel(false);
         let counters = Arc::new(NodeCounters::default());
         let mut tasks = JoinSet::new();
@@ -225,12 +149,10 @@ impl PoolNode {
         let mut pool = None;
         if let Some(spec) = &config.announce {
             let id = PoolId::derive(&config.keypair.public(), &spec.name);
-            let addr = match config.stratum {
-                Some(a) => a,
-                None => "127.0.0.1:0"
-                    .parse()
-                    .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0))),
-            };
+            let server_config = server_config(&config, id)?;
+            let addr = config
+                .stratum
+                .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
             let listener = tokio::net::TcpListener::bind(addr).await?;
             let bound = listener.local_addr()?;
             let mut ann = PoolAnnouncement::new(
@@ -240,54 +162,37 @@ impl PoolNode {
                 0,
                 0,
             );
-            ann.fee = FeeBps::new(spec.fee_bps).map_err(|e| NodeError::Manager(e.into()))?;
+            ann.fee = spec.fee;
             ann.scheme = PayoutScheme::Pplns {
                 window_bps: spec.window_bps,
                 normalize_by_network: true,
             };
             ann.description = "a chiral-pool node on a synthetic chain".into();
             manager.announce_pool(ann).await?;
+            manager.track_pool(id, follower_validator());
 
-            let mut server_config = ServerConfig::new(id);
-            server_config.initial_difficulty = config.share_difficulty;
-            server_config.vardiff.target_interval_secs = config.share_interval_secs;
-            server_config.vardiff.min_difficulty = config.share_difficulty / 16.0;
-            server_config.validator = ShareValidatorConfig {
-                min_difficulty: Difficulty::from_raw(
-                    (config.share_difficulty / 16.0 * 4_294_967_296.0) as u128,
-                ),
-                // Once a block is known, shares on the old tip are stale.
-                max_tips: 1,
-                ..ShareValidatorConfig::new()
-            };
-            let (tx, rx) = mpsc::channel(65_536);
-            // Shares accepted before a crash are published again (readers
-            // drop duplicates by hash).
+            // Shares accepted before a crash are published again, in the
+            // slots of their times (readers drop duplicates by hash).
             if let Some(j) = &journal {
-                let tip = *chain.tip().borrow();
-                manager.track_pool(id, replay_validator());
-                for t in &history {
-                    manager.add_tip(t.prev_hash, t.bits)?;
-                }
-                manager.add_tip(tip.prev_hash, tip.bits)?;
-                for share in j.shares().map_err(|e| NodeError::Journal(e.to_string()))? {
-                    let _ = manager.submit_share(share).await;
-                }
-                manager.flush_shares(&id).await?;
+                let since = config.clock.now().saturating_sub(config.lookback.as_secs());
+                let since = u32::try_from(since).unwrap_or(u32::MAX);
+                let pruned = j.prune(since)?;
+                counters
+                    .shares_pruned
+                    .store(pruned, std::sync::atomic::Ordering::Relaxed);
+                let shares = j.shares_since(since)?;
+                let replayed = manager.publish_restored(&id, shares).await?;
+                counters
+                    .shares_replayed
+                    .store(replayed as u64, std::sync::atomic::Ordering::Relaxed);
             }
             let writer = match &journal {
-                Some(j) => Some(
-                    j.writer(JOURNAL_QUEUE)
-                        .map_err(|e| NodeError::Journal(e.to_string()))?,
-                ),
+                Some(j) => Some(j.writer(config.publish_queue)?),
                 None => None,
             };
-            let sink = Sink {
-                queue: tx,
-                counters: counters.clone(),
-                journal: writer,
-            };
-            let server = StratumServer::new(server_config, chain.clone(), Arc::new(sink));
+            let (tx, rx) = mpsc::channel(config.publish_queue);
+            let sink = PublishingSink::new(tx, writer);
+            let server = StratumServer::new(server_config, chain.clone(), Arc::new(sink))?;
             stratum = Some((bound, server.stats()));
             let mut stopped = stop.subscribe();
             tasks.spawn(async move {
@@ -297,8 +202,13 @@ impl PoolNode {
                     })
                     .await;
             });
-            tasks.spawn(publish_shares(manager.clone(), id, rx, stop.subscribe()));
-            pool = Some(id);
+            tasks.spawn(tasks::publish_shares(
+                manager.clone(),
+                id,
+                rx,
+                stop.subscribe(),
+            ));
+            pool = Some((id, spec.fee, spec.window_bps));
         }
         let node = Arc::new(PoolNode {
             store,
@@ -307,28 +217,17 @@ impl PoolNode {
             counters,
             config,
             history,
-            journal: journal.clone(),
+            journal,
             pool: Mutex::new(None),
             accounting: Arc::new(Mutex::new(None)),
             stratum,
             stop,
             tasks: Mutex::new(tasks),
         });
-        if let Some(id) = pool {
-            node.follow(
-                id,
-                node.config.announce.as_ref().map_or(0, |s| s.fee_bps),
-                node.config
-                    .announce
-                    .as_ref()
-                    .map_or(20_000, |s| s.window_bps),
-            )?;
+        if let Some((id, fee, window_bps)) = pool {
+            node.follow(id, fee, window_bps)?;
         }
         Ok(node)
-    }
-
-    fn lock_tasks(&self) -> MutexGuard<'_, JoinSet<()>> {
-        self.tasks.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts verifying and settling the shares of `pool` (fee and window
@@ -336,56 +235,47 @@ impl PoolNode {
     pub fn follow(
         self: &Arc<Self>,
         pool: PoolId,
-        fee_bps: u16,
+        fee: FeeBps,
         window_bps: u32,
     ) -> Result<(), NodeError> {
         {
-            let mut current = self.pool.lock().unwrap_or_else(|e| e.into_inner());
+            let mut current = lock(&self.pool);
             if current.is_some() {
                 return Ok(());
             }
             *current = Some(pool);
         }
-        self.manager.track_pool(pool, replay_validator());
-        let bits = self.chain.tip().borrow().bits;
-        let network = chiral_pool_core::pow::Target::from_compact(bits)
-            .map(|t| Difficulty::from_target(&t))
-            .unwrap_or(Difficulty::ONE);
-        let fee = FeeBps::new(fee_bps).map_err(|e| NodeError::Manager(e.into()))?;
-        *self.accounting.lock().unwrap_or_else(|e| e.into_inner()) =
-            Some(Accounting::new(AccountingConfig {
-                pplns: chiral_pool_core::payout::PplnsConfig {
-                    window_bps,
-                    normalize_by_network: true,
-                },
-                network,
-                reward: self.config.reward,
-                cuts: chiral_pool_core::payout::RewardCuts::fee_only(fee),
-                min_payout: 0,
-                grace_secs: 3,
-            }));
+        self.manager.track_pool(pool, follower_validator());
+        let mut accounting = Accounting::new(AccountingConfig {
+            pplns: PplnsConfig {
+                window_bps,
+                normalize_by_network: true,
+            },
+            network: Difficulty::from_target(&self.chain.network_target()),
+            reward: self.config.reward,
+            cuts: RewardCuts::fee_only(fee),
+            min_payout: 0,
+            grace_secs: 3,
+        });
         // Blocks settled before a restart keep their payouts in the ledger.
         if let Some(j) = &self.journal {
-            let saved = j.blocks().map_err(|e| NodeError::Journal(e.to_string()))?;
-            if let Some(a) = self
-                .accounting
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .as_mut()
-            {
-                a.restore(saved);
-            }
+            accounting.restore(j.blocks()?);
         }
-        let mut tasks = self.lock_tasks();
-        tasks.spawn(follow_tips(self.clone(), self.stop.subscribe()));
-        tasks.spawn(settle_loop(self.clone(), pool, self.stop.subscribe()));
-        tasks.spawn(coordinate(self.clone(), pool, self.stop.subscribe()));
+        *lock(&self.accounting) = Some(accounting);
+        let mut tasks = lock(&self.tasks);
+        tasks.spawn(tasks::follow_tips(self.clone(), self.stop.subscribe()));
+        tasks.spawn(tasks::settle_loop(
+            self.clone(),
+            pool,
+            self.stop.subscribe(),
+        ));
+        tasks.spawn(tasks::coordinate(self.clone(), pool, self.stop.subscribe()));
         Ok(())
     }
 
     /// The pool this node serves or follows.
     pub fn pool(&self) -> Option<PoolId> {
-        *self.pool.lock().unwrap_or_else(|e| e.into_inner())
+        *lock(&self.pool)
     }
 
     /// Where miners connect, with the server's counters, if serving.
@@ -395,179 +285,84 @@ impl PoolNode {
 
     /// Settled blocks so far.
     pub fn blocks(&self) -> Vec<BlockPayout> {
-        self.accounting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.accounting)
             .as_ref()
             .map(|a| a.blocks().to_vec())
             .unwrap_or_default()
     }
 
-    /// Ledger balances (payout id, credited atoms), sorted, and whether the
-    /// ledger's invariants hold.
-    pub fn balances(&self) -> (Vec<(String, u128)>, bool) {
-        let guard = self.accounting.lock().unwrap_or_else(|e| e.into_inner());
-        match guard.as_ref() {
-            Some(a) => (
-                a.ledger()
+    /// The ledger's balances and whether its invariants hold.
+    pub fn balances(&self) -> Balances {
+        match lock(&self.accounting).as_ref() {
+            Some(a) => Balances {
+                accounts: a
+                    .ledger()
                     .accounts()
-                    .map(|(id, acc)| (id.to_string(), acc.credited))
+                    .map(|(id, acc)| Balance {
+                        payout: id.to_string(),
+                        credited: acc.credited,
+                    })
                     .collect(),
-                a.ledger().check(),
-            ),
-            None => (Vec::new(), true),
+                consistent: a.ledger().check(),
+            },
+            None => Balances {
+                accounts: Vec::new(),
+                consistent: true,
+            },
         }
     }
 
-    /// Stops every background task and the DHT node.
+    /// Stops every background task, then the DHT node, and waits for them.
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
-        let mut tasks = std::mem::take(&mut *self.lock_tasks());
+        let mut tasks = std::mem::take(&mut *lock(&self.tasks));
         while tasks.join_next().await.is_some() {}
         self.store.shutdown().await;
     }
 }
 
-async fn publish_shares(
-    manager: Arc<PoolManager<KadStore>>,
-    pool: PoolId,
-    mut shares: mpsc::Receiver<Share>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut flush = tokio::time::interval(Duration::from_secs(1));
-    loop {
-        tokio::select! {
-            share = shares.recv() => {
-                let Some(share) = share else { break };
-                match manager.submit_share(share).await {
-                    Ok(v) if v.is_block => {
-                        if let Err(e) = manager.flush_shares(&pool).await {
-                            warn!(error = %e, "publishing shares failed");
-                        }
-                    }
-                    Ok(_) => {}
-                    Err(e) => debug!(error = %e, "share not republished"),
-                }
-            }
-            _ = flush.tick() => {
-                if let Err(e) = manager.flush_shares(&pool).await {
-                    warn!(error = %e, "publishing shares failed");
-                }
-            }
-            _ = stop.changed() => break,
-        }
-    }
-    let _ = manager.flush_shares(&pool).await;
+/// A fresh synthetic chain: the restarted node's last tip if it is on the
+/// same target, else genesis.
+fn fresh_chain(config: &NodeConfig, last: Option<&Tip>) -> Result<SyntheticChain, NodeError> {
+    let chain = match last {
+        Some(t) if t.bits == config.chain_bits => SyntheticChain::resume(*t),
+        _ => SyntheticChain::new(config.chain_bits),
+    };
+    chain.map_err(|e| NodeError::Config {
+        field: "chain_bits",
+        reason: e.to_string(),
+    })
 }
 
-impl PoolNode {
-    /// Tells the accounting (if a pool is followed) about a new tip.
-    fn accounting_on_tip(&self, prev_hash: [u8; 32]) {
-        if let Some(a) = self
-            .accounting
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_mut()
-        {
-            a.on_tip(prev_hash);
-        }
+/// The Stratum server's settings from the node's.
+fn server_config(config: &NodeConfig, pool: PoolId) -> Result<ServerConfig, NodeError> {
+    if Target::from_difficulty(config.share_difficulty).is_err() {
+        return Err(NodeError::Config {
+            field: "share_difficulty",
+            reason: format!(
+                "{} is not a finite number above zero",
+                config.share_difficulty
+            ),
+        });
     }
-}
-
-async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
-    for t in &node.history {
-        let _ = node.manager.add_tip(t.prev_hash, t.bits);
-        node.accounting_on_tip(t.prev_hash);
-    }
-    let file = node.config.data_dir.as_ref().map(|d| d.join(tips::FILE));
-    let mut tips = node.chain.tip();
-    loop {
-        let tip = *tips.borrow_and_update();
-        if let Some(f) = &file {
-            if let Err(e) = tips::append(f, &tip) {
-                warn!(error = %e, "tip not persisted");
-            }
-        }
-        if let Err(e) = node.manager.add_tip(tip.prev_hash, tip.bits) {
-            warn!(error = %e, "invalid tip");
-        }
-        node.accounting_on_tip(tip.prev_hash);
-        tokio::select! {
-            changed = tips.changed() => if changed.is_err() { break },
-            _ = stop.changed() => break,
-        }
-    }
-}
-
-async fn settle_loop(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(node.config.poll_interval);
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            _ = stop.changed() => break,
-        }
-        let now = node.config.clock.now();
-        let from = now.saturating_sub(node.config.lookback.as_secs());
-        match node
-            .manager
-            .get_shares_for_pool(&pool, from, now + 60)
-            .await
-        {
-            Ok(page) => {
-                node.counters
-                    .shares_verified
-                    .store(page.shares.len() as u64, Ordering::Relaxed);
-                node.counters
-                    .shares_rejected
-                    .fetch_add(page.rejected as u64, Ordering::Relaxed);
-                if let Some(a) = node
-                    .accounting
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .as_mut()
-                {
-                    for block in a.settle(&page, now) {
-                        if let Some(j) = &node.journal {
-                            if let Err(e) = j.save_block(&block) {
-                                warn!(error = %e, "settled block not saved");
-                            }
-                        }
-                    }
-                }
-            }
-            Err(e) => debug!(error = %e, "fetching shares failed"),
-        }
-    }
-}
-
-async fn coordinate(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receiver<bool>) {
-    let period = (node.config.lease_ttl / 3).max(Duration::from_millis(200));
-    let mut tick = tokio::time::interval(period);
-    let mut republish = tokio::time::interval(Duration::from_secs(60));
-    loop {
-        tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = node.manager.tick_coordinator(&pool).await {
-                    debug!(error = %e, "coordinator tick failed");
-                }
-            }
-            _ = republish.tick() => {
-                if let Err(e) = node.manager.republish().await {
-                    debug!(error = %e, "republish failed");
-                }
-            }
-            _ = stop.changed() => break,
-        }
-    }
+    let mut server = ServerConfig::new(pool);
+    server.initial_difficulty = config.share_difficulty;
+    server.vardiff.target_interval_secs = config.share_interval_secs;
+    server.vardiff.min_difficulty = config.share_difficulty / 16.0;
+    // Once a block is known, shares on the old tip are stale.
+    server.max_tips = 1;
+    server.check()?;
+    Ok(server)
 }
 
 /// Validator settings of a node's view of a pool: payout windows span many
-/// blocks, so many tips stay valid.
-fn replay_validator() -> ShareValidatorConfig {
+/// blocks, so many tips stay valid. It verifies what other publishers
+/// publish (its duplicate memory is unused: reads drop duplicates by hash).
+fn follower_validator() -> ShareValidatorConfig {
     ShareValidatorConfig {
         min_difficulty: Difficulty::from_raw(1),
-        max_tips: 256,
-        max_shares_per_tip: 1 << 16,
+        max_tips: tips::MAX_TIPS,
+        ..ShareValidatorConfig::new()
     }
 }
 

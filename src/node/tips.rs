@@ -4,13 +4,13 @@
 use std::io::Write;
 use std::path::Path;
 
-use chiral_stratum::work::Tip;
+use chiral_pool_core::chain::Tip;
 
 /// File name inside the data directory.
 pub const FILE: &str = "chain.tips";
 
 /// Most tips kept (validators accept shares on at most this many).
-const MAX_TIPS: usize = 256;
+pub const MAX_TIPS: usize = 256;
 
 /// Reads the tips, oldest first; unreadable lines are skipped.
 pub fn load(path: &Path) -> Vec<Tip> {

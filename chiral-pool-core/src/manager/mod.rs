@@ -11,6 +11,7 @@ mod announce;
 mod coordinator;
 mod shares;
 mod stats;
+mod verdicts;
 
 pub use announce::{DiscoveredPool, Source};
 pub use coordinator::LeaseStatus;
@@ -26,8 +27,9 @@ use crate::ids::PoolId;
 use crate::pool::{PoolAnnouncement, PoolError};
 use crate::pow::Hash256;
 use crate::record::RecordError;
-use crate::share::{Share, ShareError, ShareValidator, ShareValidatorConfig};
+use crate::share::{Share, ShareError, ShareValidator, ShareValidatorConfig, VerifiedShare};
 use crate::store::{RecordStore, SharedClock, StoreError};
+use verdicts::{Standing, Verdicts};
 
 /// Settings of a [`PoolManager`]; each default is on its field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +37,12 @@ pub struct ManagerConfig {
     /// Lifetime of announcements and directory entries. Default: 1 h.
     pub announce_ttl: Duration,
     /// Lifetime of a coordinator lease; a dead coordinator is replaced
-    /// within one such period. Default: 30 s.
+    /// within one such period. Whole seconds, at least one: records expire
+    /// on whole seconds, so a fraction would be silently rounded (the
+    /// manager refuses it). Default: 30 s.
     pub lease_ttl: Duration,
-    /// Width of a share time slot; batches are keyed by slot. Default: 60 s.
+    /// Width of a share time slot; batches are keyed by slot. Whole
+    /// seconds, at least one. Default: 60 s.
     pub share_slot: Duration,
     /// How long share batches stay in the store. Default: 24 h.
     pub share_retention: Duration,
@@ -47,7 +52,9 @@ pub struct ManagerConfig {
     /// Most batches read per publisher and slot. Default: 64.
     pub max_batches_per_slot: u64,
     /// Standing below which a publisher's batches are ignored; each
-    /// invalid share costs one point. Default: -10.
+    /// invalid share costs one point, each valid share and each
+    /// `share_slot` of time gives one back (up to 0). Shares on a tip this
+    /// node does not know yet cost nothing. Default: -10.
     pub min_standing: i64,
     /// Concurrent store lookups while discovering. Default: 16.
     pub lookup_concurrency: usize,
@@ -66,6 +73,33 @@ impl ManagerConfig {
             min_standing: -10,
             lookup_concurrency: 16,
         }
+    }
+}
+
+impl ManagerConfig {
+    /// Checks every field; the error names the first one out of range.
+    pub fn check(&self) -> Result<()> {
+        let whole_secs = |field, d: Duration| {
+            if d.subsec_nanos() != 0 || d.as_secs() == 0 {
+                Err(ManagerError::Config {
+                    field,
+                    reason: "must be a whole number of seconds, at least one",
+                })
+            } else {
+                Ok(())
+            }
+        };
+        whole_secs("lease_ttl", self.lease_ttl)?;
+        whole_secs("share_slot", self.share_slot)?;
+        whole_secs("announce_ttl", self.announce_ttl)?;
+        whole_secs("share_retention", self.share_retention)?;
+        if self.max_batch_shares == 0 {
+            return Err(ManagerError::Config {
+                field: "max_batch_shares",
+                reason: "must be above zero",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -113,6 +147,14 @@ pub enum ManagerError {
     /// Only the owner of a pool can announce it.
     #[error("only the owner's key can announce this pool")]
     NotOwner,
+    /// A [`ManagerConfig`] field is out of range.
+    #[error("manager config: {field} {reason}")]
+    Config {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// Result alias of the manager.
@@ -128,12 +170,15 @@ struct State {
     directory_seq: u64,
     /// Validators of tracked pools.
     validators: HashMap<PoolId, ShareValidator>,
-    /// Accepted shares not yet published, per pool.
-    pending: BTreeMap<PoolId, Vec<Share>>,
+    /// Accepted shares not yet published, per pool, with this node's
+    /// verdict where it has one.
+    pending: BTreeMap<PoolId, Vec<(Share, Option<VerifiedShare>)>>,
     /// Next batch part per (pool, slot).
     parts: BTreeMap<(PoolId, u64), u64>,
     /// Standing of share publishers.
-    standing: BTreeMap<PublicKey, i64>,
+    standing: Standing,
+    /// Verdicts on batches read or published, by record signature.
+    verdicts: Verdicts,
     /// Our coordinator leases: pool -> (since, seq).
     leases: BTreeMap<PoolId, (u64, u64)>,
     /// Pools whose lease we resigned and must not reclaim on our own.
@@ -178,13 +223,14 @@ pub struct PoolManager<S> {
 
 impl<S: RecordStore> PoolManager<S> {
     /// A manager signing with `keypair` over `store`, whose local key must
-    /// be the same key.
+    /// be the same key; `config` out of range is an error naming the field.
     pub fn new(
         keypair: Keypair,
         store: S,
         clock: SharedClock,
         config: ManagerConfig,
     ) -> Result<Self> {
+        config.check()?;
         if store.local_key() != keypair.public() {
             return Err(ManagerError::KeyMismatch);
         }
@@ -239,8 +285,10 @@ impl<S: RecordStore> PoolManager<S> {
         Ok(())
     }
 
-    /// The standing of a share publisher (0 when unknown).
+    /// The standing of a share publisher now (0 when unknown or
+    /// recovered; never above 0).
     pub fn standing(&self, publisher: &PublicKey) -> i64 {
-        self.state().standing.get(publisher).copied().unwrap_or(0)
+        let recovery = self.config.share_slot.as_secs().max(1);
+        self.state().standing.of(publisher, self.now(), recovery)
     }
 }

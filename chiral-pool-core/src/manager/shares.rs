@@ -1,16 +1,18 @@
 //! Publishing accepted shares in signed batches, and reading them back with
-//! every share verified again.
+//! every share verified, once per batch and node.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::verdicts::BatchVerdict;
 use super::{ManagerError, PoolManager, Result};
 use crate::codec;
 use crate::identity::PublicKey;
 use crate::ids::PoolId;
 use crate::record::{select_best, RecordKey, RecordKind, SignedRecord, MAX_RECORD_BYTES};
-use crate::share::{Share, VerifiedShare};
+use crate::share::{Share, ShareError, ShareValidator, VerifiedShare};
 use crate::store::RecordStore;
 
 /// Batch parts per slot are numbered `slot * PARTS_PER_SLOT + part`.
@@ -31,8 +33,12 @@ pub struct SharePage {
     /// Verified, deduplicated shares, sorted by (time, hash): the same
     /// order on every node.
     pub shares: Vec<VerifiedShare>,
-    /// Shares dropped as invalid.
+    /// Shares dropped as invalid: their proof, commitment or target does
+    /// not check out, and never will.
     pub rejected: usize,
+    /// Shares on a block this node does not know (yet): not counted and
+    /// not held against their publisher; read again once the tip is known.
+    pub pending: usize,
     /// Shares seen more than once (across publishers or batches).
     pub duplicates: usize,
     /// Publishers whose batches were read, sorted.
@@ -40,25 +46,46 @@ pub struct SharePage {
 }
 
 impl<S: RecordStore> PoolManager<S> {
-    /// Validates a share for a tracked pool and queues it for publication;
-    /// a full batch is published at once.
+    /// Validates a share for a tracked pool (remembering it, so a second
+    /// submit is a duplicate) and queues it for publication; a full batch
+    /// is published at once.
     pub async fn submit_share(&self, share: Share) -> Result<VerifiedShare> {
         let pool = share.pool_id;
-        let (verified, full) = {
+        let verified = {
             let mut state = self.state();
             let validator = state
                 .validators
                 .get_mut(&pool)
                 .ok_or(ManagerError::UnknownPool(pool))?;
-            let verified = validator.accept(&share)?;
+            validator.accept(&share)?
+        };
+        self.queue_verified(share, verified.clone()).await?;
+        Ok(verified)
+    }
+
+    /// Queues a share this node has already verified and deduplicated
+    /// (its Stratum server's validator made `verified`) for publication,
+    /// without verifying it again: one verification per share and node.
+    /// The verdict is kept with the batch, so reading the batch back costs
+    /// no second verification either. A full batch is published at once.
+    pub async fn queue_verified(&self, share: Share, verified: VerifiedShare) -> Result<()> {
+        let pool = share.pool_id;
+        if verified.pool_id != pool {
+            return Err(ShareError::WrongPool.into());
+        }
+        let full = {
+            let mut state = self.state();
+            if !state.validators.contains_key(&pool) {
+                return Err(ManagerError::UnknownPool(pool));
+            }
             let pending = state.pending.entry(pool).or_default();
-            pending.push(share);
-            (verified, pending.len() >= self.config.max_batch_shares)
+            pending.push((share, Some(verified)));
+            pending.len() >= self.config.max_batch_shares
         };
         if full {
             self.flush_shares(&pool).await?;
         }
-        Ok(verified)
+        Ok(())
     }
 
     /// Publishes the queued shares of `pool` as signed batches in the
@@ -67,15 +94,47 @@ impl<S: RecordStore> PoolManager<S> {
     /// stay queued.
     pub async fn flush_shares(&self, pool: &PoolId) -> Result<usize> {
         let shares = std::mem::take(self.state().pending.entry(*pool).or_default());
-        if shares.is_empty() {
-            return Ok(0);
+        let slot = self.now() / self.slot_secs();
+        self.publish_in_slot(pool, slot, shares).await
+    }
+
+    /// Publishes shares accepted before a restart (read back from a
+    /// journal) in the slots of their header times, where readers look for
+    /// them, instead of all in the current slot (which readers read only
+    /// `max_batches_per_slot` batches of). Returns how many were published.
+    /// Their batches are verified when read, like any other.
+    pub async fn publish_restored(&self, pool: &PoolId, shares: Vec<Share>) -> Result<usize> {
+        if !self.state().validators.contains_key(pool) {
+            return Err(ManagerError::UnknownPool(*pool));
         }
-        let slot_secs = self.config.share_slot.as_secs().max(1);
-        let slot = self.now() / slot_secs;
+        let slot_secs = self.slot_secs();
+        let mut by_slot: BTreeMap<u64, Vec<(Share, Option<VerifiedShare>)>> = BTreeMap::new();
+        for share in shares {
+            let slot = u64::from(share.header.time()) / slot_secs;
+            by_slot.entry(slot).or_default().push((share, None));
+        }
+        let mut published = 0;
+        for (slot, shares) in by_slot {
+            published += self.publish_in_slot(pool, slot, shares).await?;
+        }
+        Ok(published)
+    }
+
+    fn slot_secs(&self) -> u64 {
+        self.config.share_slot.as_secs().max(1)
+    }
+
+    /// Publishes `shares` as batches in `slot`; on failure what was not
+    /// published is queued again for the next flush.
+    async fn publish_in_slot(
+        &self,
+        pool: &PoolId,
+        slot: u64,
+        shares: Vec<(Share, Option<VerifiedShare>)>,
+    ) -> Result<usize> {
         let mut published = 0;
         for chunk in batches(&shares, self.config.max_batch_shares) {
             if let Err(e) = self.publish_batch(pool, slot, chunk).await {
-                // Requeue what was not published.
                 let mut state = self.state();
                 let pending = state.pending.entry(*pool).or_default();
                 let mut rest = shares[published..].to_vec();
@@ -88,29 +147,49 @@ impl<S: RecordStore> PoolManager<S> {
         Ok(published)
     }
 
-    async fn publish_batch(&self, pool: &PoolId, slot: u64, shares: &[Share]) -> Result<()> {
+    async fn publish_batch(
+        &self,
+        pool: &PoolId,
+        slot: u64,
+        shares: &[(Share, Option<VerifiedShare>)],
+    ) -> Result<()> {
+        let now = self.now();
         let part = {
             let mut state = self.state();
             let next = state.parts.entry((*pool, slot)).or_insert(0);
             let part = *next;
             *next += 1;
             // Forget counters of slots long gone.
-            state.parts.retain(|(_, s), _| *s + 2 >= slot);
+            let current = now / self.slot_secs();
+            state
+                .parts
+                .retain(|(_, s), _| *s + 2 >= current || *s == slot);
             part
         };
         let me = self.keypair.public();
         let payload = codec::encode(&ShareBatch {
             pool_id: *pool,
-            shares: shares.to_vec(),
+            shares: shares.iter().map(|(s, _)| s.clone()).collect(),
         })?;
+        // The sequence number is the time of publication, so a batch a
+        // restarted node publishes again under the same key (its part
+        // counters start over) replaces the one from before the restart.
         let record = SignedRecord::sign(
             &self.keypair,
             RecordKind::ShareBatch,
             RecordKey::share_batch(pool, &me, slot * PARTS_PER_SLOT + part),
             payload,
-            1,
-            self.now() + self.config.share_retention.as_secs(),
+            now.max(1),
+            now + self.config.share_retention.as_secs(),
         )?;
+        // Our own verdicts travel with our own batch: reading it back
+        // verifies nothing again.
+        let verified: Option<Vec<VerifiedShare>> = shares.iter().map(|(_, v)| v.clone()).collect();
+        if let Some(verified) = verified {
+            self.state()
+                .verdicts
+                .insert(*record.signature(), BatchVerdict::of_own(verified));
+        }
         self.store.put(record).await?;
         self.store
             .advertise(
@@ -123,9 +202,13 @@ impl<S: RecordStore> PoolManager<S> {
 
     /// Fetches every published batch of `pool` whose slot overlaps
     /// `[from, to]` (unix seconds), verifies every share with this node's
-    /// validator for the pool (proof, commitment, target, tip), drops
-    /// duplicates, and lowers the standing of publishers of invalid shares.
-    /// Publishers below the minimum standing are skipped.
+    /// validator for the pool (proof, commitment, target, tip) once per
+    /// batch (a verdict is kept for batches read again), and drops
+    /// duplicates. Invalid shares lower their publisher's standing and
+    /// valid ones raise it back; shares on an unknown tip are "not yet"
+    /// (counted in [`SharePage::pending`], read again later, held against
+    /// no one). Publishers below the minimum standing are skipped until
+    /// their standing recovers with time.
     pub async fn get_shares_for_pool(
         &self,
         pool: &PoolId,
@@ -144,6 +227,12 @@ impl<S: RecordStore> PoolManager<S> {
         let mut page = SharePage::default();
         let mut seen: BTreeSet<[u8; 32]> = BTreeSet::new();
         let mut publishers = BTreeSet::new();
+        // Hashing happens outside the manager's lock, on a copy of the
+        // validator's tips taken once per read.
+        let validator = match self.state().validators.get(pool) {
+            Some(v) => v.without_memory(),
+            None => return Err(ManagerError::UnknownPool(*pool)),
+        };
         for slot in from / slot_secs..=to / slot_secs {
             let members = self
                 .store
@@ -165,15 +254,16 @@ impl<S: RecordStore> PoolManager<S> {
                     let Some(record) = select_best(own, now) else {
                         break;
                     };
-                    let batch: ShareBatch = match codec::decode(record.payload(), MAX_RECORD_BYTES)
-                    {
-                        Ok(b) => b,
-                        Err(_) => {
-                            self.penalize(&publisher, 1);
-                            continue;
+                    let verdict = self.verdict(pool, &validator, record);
+                    page.rejected += verdict.invalid;
+                    page.pending += verdict.not_yet;
+                    for v in &verdict.shares {
+                        if !seen.insert(v.hash) {
+                            page.duplicates += 1;
+                        } else if (from..=to).contains(&u64::from(v.time)) {
+                            page.shares.push(v.clone());
                         }
-                    };
-                    self.verify_batch(pool, &publisher, batch, from, to, &mut seen, &mut page);
+                    }
                 }
             }
         }
@@ -182,50 +272,50 @@ impl<S: RecordStore> PoolManager<S> {
         Ok(page)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn verify_batch(
+    /// The verdict on one batch record: the kept one if this node judged
+    /// the same record before and nothing in it was waiting for a tip,
+    /// else a fresh one. The publisher's standing moves by what changed
+    /// since the last verdict, so reading a batch again never counts twice.
+    fn verdict(
         &self,
         pool: &PoolId,
-        publisher: &PublicKey,
-        batch: ShareBatch,
-        from: u64,
-        to: u64,
-        seen: &mut BTreeSet<[u8; 32]>,
-        page: &mut SharePage,
-    ) {
-        let mut bad = 0;
-        {
-            let state = self.state();
-            let Some(validator) = state.validators.get(pool) else {
-                return;
-            };
-            for share in &batch.shares {
-                match validator.verify(share) {
-                    Ok(v) if batch.pool_id == *pool => {
-                        let t = v.time as u64;
-                        if !seen.insert(v.hash) {
-                            page.duplicates += 1;
-                        } else if (from..=to).contains(&t) {
-                            page.shares.push(v);
-                        }
-                    }
-                    _ => bad += 1,
-                }
+        validator: &ShareValidator,
+        record: &SignedRecord,
+    ) -> Arc<BatchVerdict> {
+        let signature = *record.signature();
+        let before = self.state().verdicts.get(&signature);
+        if let Some(kept) = &before {
+            if kept.not_yet == 0 {
+                return kept.clone();
             }
         }
-        if bad > 0 {
-            page.rejected += bad;
-            self.penalize(publisher, bad as i64);
-        }
-    }
-
-    fn penalize(&self, publisher: &PublicKey, points: i64) {
-        *self.state().standing.entry(*publisher).or_default() -= points;
+        let verdict = match codec::decode::<ShareBatch>(record.payload(), MAX_RECORD_BYTES) {
+            Ok(batch) if batch.pool_id == *pool => BatchVerdict::judge(validator, &batch.shares),
+            // A batch that does not decode, or names another pool, counts
+            // as one invalid share.
+            _ => BatchVerdict::invalid(1),
+        };
+        let verdict = Arc::new(verdict);
+        let now = self.now();
+        let mut state = self.state();
+        let (valid_before, invalid_before) = before
+            .as_ref()
+            .map_or((0, 0), |b| (b.shares.len(), b.invalid));
+        let recovery = self.slot_secs();
+        state.standing.adjust(
+            record.publisher(),
+            verdict.shares.len().saturating_sub(valid_before) as i64
+                - verdict.invalid.saturating_sub(invalid_before) as i64,
+            now,
+            recovery,
+        );
+        state.verdicts.insert_arc(signature, verdict.clone());
+        verdict
     }
 }
 
 /// Splits shares into batches of at most `max` that each fit in a record.
-fn batches(shares: &[Share], max: usize) -> Vec<&[Share]> {
+fn batches<T>(shares: &[(Share, T)], max: usize) -> Vec<&[(Share, T)]> {
     let mut out = Vec::new();
     let mut start = 0;
     while start < shares.len() {
@@ -234,7 +324,7 @@ fn batches(shares: &[Share], max: usize) -> Vec<&[Share]> {
         while end > start + 1 {
             let size: usize = shares[start..end]
                 .iter()
-                .map(|s| s.to_bytes().map_or(usize::MAX, |b| b.len()))
+                .map(|(s, _)| s.to_bytes().map_or(usize::MAX, |b| b.len()))
                 .fold(0usize, |a, b| a.saturating_add(b));
             if size + 1024 <= MAX_RECORD_BYTES {
                 break;

@@ -11,6 +11,7 @@
 //! Every block settlement is a [`Settlement`] that conserves the reward to
 //! the atom; a [`PayoutLedger`] keeps balances across blocks.
 
+mod accounting;
 mod cuts;
 mod ledger;
 mod pplns;
@@ -19,6 +20,7 @@ mod prop;
 mod settlement;
 mod split;
 
+pub use accounting::{Accounting, AccountingConfig, BlockPayout};
 pub use cuts::{CutReward, RewardCuts};
 pub use ledger::{Account, LedgerError, LedgerTotals, PayoutLedger};
 pub use pplns::{rescan_weights, PplnsConfig, PplnsWindow, NORMALIZED_ONE};

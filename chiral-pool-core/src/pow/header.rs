@@ -2,10 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{sha256d, Hash256};
+use super::{sha256d, Hash256, Target};
 
 /// Serialized length of a [`BlockHeader`].
 pub const HEADER_LEN: usize = 80;
+
+/// Where the nonce starts in the serialized header (its last 4 bytes).
+const NONCE_OFFSET: usize = HEADER_LEN - 4;
 
 /// An 80-byte block header: version, previous block hash, merkle root,
 /// time, compact target (`bits`) and nonce, every integer little-endian.
@@ -124,6 +127,20 @@ impl BlockHeader {
     pub fn with_nonce(mut self, nonce: u32) -> Self {
         self.nonce = nonce;
         self
+    }
+
+    /// The first nonce in `nonces` whose header meets `target`: the one
+    /// CPU search loop of the project (miners, tests, benches). Only the
+    /// nonce field changes between hashes.
+    pub fn find_nonce(&self, target: &Target, nonces: std::ops::Range<u32>) -> Option<u32> {
+        let mut bytes = self.to_bytes();
+        for nonce in nonces {
+            bytes[NONCE_OFFSET..].copy_from_slice(&nonce.to_le_bytes());
+            if target.is_met_by(&sha256d(&bytes)) {
+                return Some(nonce);
+            }
+        }
+        None
     }
 }
 

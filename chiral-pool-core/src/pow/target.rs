@@ -204,6 +204,20 @@ impl Difficulty {
         Difficulty((difficulty as u128) << DIFFICULTY_FRACTION_BITS)
     }
 
+    /// A (possibly fractional) difficulty as fixed point: `floor(d * 2^32)`,
+    /// saturating at `u128::MAX`. Scaling by a power of two is exact, so
+    /// the only loss is the fraction below 2^-32. A difficulty that is not
+    /// finite and above zero is an error.
+    pub fn from_f64(difficulty: f64) -> Result<Self, TargetError> {
+        if !difficulty.is_finite() || difficulty <= 0.0 {
+            return Err(TargetError::InvalidDifficulty);
+        }
+        // `as` saturates at u128::MAX; the product is exact.
+        Ok(Difficulty(
+            (difficulty * (1u64 << DIFFICULTY_FRACTION_BITS) as f64) as u128,
+        ))
+    }
+
     /// `floor(diff1 * 2^32 / target)`, saturating at `u128::MAX`.
     pub fn from_target(target: &Target) -> Self {
         if target.0.is_zero() {
@@ -295,6 +309,25 @@ mod tests {
         for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
             assert_eq!(
                 Target::from_difficulty(bad),
+                Err(TargetError::InvalidDifficulty)
+            );
+        }
+    }
+
+    #[test]
+    fn difficulty_from_f64_is_exact_and_refuses_nonsense() {
+        assert_eq!(Difficulty::from_f64(1.0), Ok(Difficulty::ONE));
+        assert_eq!(
+            Difficulty::from_f64(1.0 / 65_536.0),
+            Ok(Difficulty::from_raw(1 << 16))
+        );
+        assert_eq!(
+            Difficulty::from_f64(1e300),
+            Ok(Difficulty::from_raw(u128::MAX))
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(
+                Difficulty::from_f64(bad),
                 Err(TargetError::InvalidDifficulty)
             );
         }

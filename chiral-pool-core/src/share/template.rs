@@ -111,22 +111,15 @@ impl WorkTemplate {
         extranonce: &[u8],
         nonces: Range<u32>,
     ) -> Option<Share> {
-        let coinbase = self.coinbase(extranonce);
         let base = self.header(extranonce, 0);
-        let mut bytes = base.to_bytes();
-        for nonce in nonces {
-            bytes[76..80].copy_from_slice(&nonce.to_le_bytes());
-            if target.is_met_by(&sha256d(&bytes)) {
-                return Some(Share {
-                    pool_id: pool,
-                    payout_id: payout,
-                    target,
-                    header: base.with_nonce(nonce),
-                    coinbase,
-                    merkle_branch: self.merkle_branch.clone(),
-                });
-            }
-        }
-        None
+        let nonce = base.find_nonce(&target, nonces)?;
+        Some(Share {
+            pool_id: pool,
+            payout_id: payout,
+            target,
+            header: base.with_nonce(nonce),
+            coinbase: self.coinbase(extranonce),
+            merkle_branch: self.merkle_branch.clone(),
+        })
     }
 }

@@ -1,14 +1,19 @@
 //! `mining.submit`: rebuild the header and let core's validator judge it.
 
 use chiral_pool_core::share::{Share, ShareError};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::job::roll_version;
-use crate::server::{RejectReason, Session, Shared};
+use crate::server::{AwaitingReply, RejectReason, Session, Shared};
 use crate::wire::{hex_param, u32_param, ErrorCode, Message};
 
 /// How far ntime may run ahead of the job's time, seconds.
 const MAX_NTIME_AHEAD: u32 = 7200;
+/// Ban points of a share that is invalid, a duplicate or too weak.
+const BAD_SHARE_POINTS: u32 = 5;
+/// Ban points of a share on a job or block that is gone: honest miners
+/// send a few of these after every block.
+const STALE_POINTS: u32 = 1;
 
 /// Params: `[username, job id, extranonce2, ntime, nonce, version bits?]`.
 /// Nothing the miner claims is trusted: the header is rebuilt from the
@@ -20,10 +25,10 @@ pub(crate) fn handle(
     params: &Value,
 ) -> Vec<Message> {
     match check(session, shared, params) {
-        Ok(extra) => {
-            let mut out = vec![Message::ok(id, json!(true))];
-            out.extend(extra);
-            out
+        // The reply waits for the sink (see `Session::run`).
+        Ok((awaiting, extra)) => {
+            session.awaiting.push(AwaitingReply { id, ..awaiting });
+            extra
         }
         Err((reason, code, points)) => {
             shared.stats.reject(reason);
@@ -36,16 +41,26 @@ pub(crate) fn handle(
 type Rejection = (RejectReason, ErrorCode, u32);
 
 fn invalid() -> Rejection {
-    (RejectReason::Invalid, ErrorCode::Other, 5)
+    (RejectReason::Invalid, ErrorCode::Other, BAD_SHARE_POINTS)
 }
 
+fn stale() -> Rejection {
+    (RejectReason::Stale, ErrorCode::JobNotFound, STALE_POINTS)
+}
+
+/// The accepted share's pending reply (its id still unset) and the
+/// messages that follow it.
 fn check(
     session: &mut Session,
     shared: &Shared,
     params: &Value,
-) -> Result<Vec<Message>, Rejection> {
+) -> Result<(AwaitingReply, Vec<Message>), Rejection> {
     if !session.subscribed {
-        return Err((RejectReason::NotSubscribed, ErrorCode::NotSubscribed, 5));
+        return Err((
+            RejectReason::NotSubscribed,
+            ErrorCode::NotSubscribed,
+            BAD_SHARE_POINTS,
+        ));
     }
     let p = params.as_array().ok_or_else(invalid)?;
     if !(5..=6).contains(&p.len()) {
@@ -53,11 +68,15 @@ fn check(
     }
     let user = p.first().and_then(Value::as_str).unwrap_or("");
     if !session.users.contains_key(user) {
-        return Err((RejectReason::Unauthorized, ErrorCode::Unauthorized, 5));
+        return Err((
+            RejectReason::Unauthorized,
+            ErrorCode::Unauthorized,
+            BAD_SHARE_POINTS,
+        ));
     }
     let job_id = p.get(1).and_then(Value::as_str).ok_or_else(invalid)?;
     let Some(job) = session.job(job_id) else {
-        return Err((RejectReason::Stale, ErrorCode::JobNotFound, 1));
+        return Err(stale());
     };
     let en2_len = shared.config.extranonce2_size;
     let en2 = p
@@ -90,13 +109,20 @@ fn check(
         merkle_branch: t.merkle_branch.clone(),
     };
     let verified = shared.validate(&share).map_err(|e| match e {
-        ShareError::Stale => (RejectReason::Stale, ErrorCode::JobNotFound, 1),
-        ShareError::Duplicate => (RejectReason::Duplicate, ErrorCode::Duplicate, 5),
-        ShareError::LowDifficulty => (RejectReason::LowDifficulty, ErrorCode::LowDifficulty, 5),
+        ShareError::Stale => stale(),
+        ShareError::Duplicate => (
+            RejectReason::Duplicate,
+            ErrorCode::Duplicate,
+            BAD_SHARE_POINTS,
+        ),
+        ShareError::LowDifficulty => (
+            RejectReason::LowDifficulty,
+            ErrorCode::LowDifficulty,
+            BAD_SHARE_POINTS,
+        ),
         _ => invalid(),
     })?;
     let now = shared.now_ms();
-    shared.stats.accept(user, verified.difficulty, now);
     session.relieve_ban_points();
     if verified.is_block {
         shared
@@ -105,10 +131,15 @@ fn check(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         shared.work.block_found(&share.header);
     }
-    let durable = shared.sink.accepted(&share, &verified);
-    session.awaiting.push(durable);
-    Ok(match session.vardiff.on_share(now) {
+    let awaiting = AwaitingReply {
+        id: Value::Null,
+        user: user.to_owned(),
+        difficulty: verified.difficulty,
+        durable: shared.sink.accepted(&share, &verified),
+    };
+    let extra = match session.vardiff.on_share(now) {
         Some(_) => session.issue_job(shared, false),
         None => Vec::new(),
-    })
+    };
+    Ok((awaiting, extra))
 }

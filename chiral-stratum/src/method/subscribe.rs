@@ -14,13 +14,13 @@ pub(crate) fn handle(
     params: &Value,
 ) -> Vec<Message> {
     if let Some(resume) = params.get(1).and_then(Value::as_str) {
-        if let Some(en1) = shared.resume_session(resume, session.extranonce1) {
+        if let Some(en1) = shared.extranonces.resume(resume, session.extranonce1) {
             session.extranonce1 = en1;
         }
     }
     session.subscribed = true;
     let sid = hex::encode(session.extranonce1);
-    shared.remember_session(&sid, session.extranonce1);
+    shared.extranonces.remember(&sid, session.extranonce1);
     let result = json!([
         [["mining.set_difficulty", sid], ["mining.notify", sid]],
         hex::encode(session.extranonce1),

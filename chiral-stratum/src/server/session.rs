@@ -4,28 +4,40 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 
+use chiral_pool_core::chain::Tip;
 use chiral_pool_core::ids::PayoutId;
-use chiral_pool_core::pow::Target;
+use chiral_pool_core::pow::{Difficulty, Target};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
 use tokio::sync::{broadcast, watch};
 use tokio::time::{sleep_until, Instant};
 use tokio_util::codec::{Framed, LinesCodecError};
-use tracing::debug;
+use tracing::{debug, error, warn};
 
-use super::{Durable, Shared};
+use super::{Durable, RejectReason, Shared};
 use crate::codec::line_codec;
 use crate::job::JobParams;
 use crate::method::dispatch;
 use crate::vardiff::Vardiff;
-use crate::wire::Message;
-use crate::work::Tip;
+use crate::wire::{ErrorCode, Message};
 
 /// Ban points for a line that is not a Stratum message.
 const MALFORMED_POINTS: u32 = 10;
 /// Read buffer reserved per connection; grows only for long lines.
 const READ_BUFFER: usize = 512;
+
+/// An accepted share whose reply waits for the sink to keep it.
+pub(crate) struct AwaitingReply {
+    /// The submit's request id.
+    pub id: Value,
+    /// The worker, for the counters once the share is kept.
+    pub user: String,
+    /// The share's weight.
+    pub difficulty: Difficulty,
+    /// The sink's confirmation.
+    pub durable: Durable,
+}
 
 /// A job as issued to this connection.
 pub(crate) struct IssuedJob {
@@ -46,9 +58,9 @@ pub(crate) struct Session {
     pub extranonce_subscribed: bool,
     pub vardiff: Vardiff,
     pub working: bool,
-    /// Accepted shares the sink has not made durable yet; the replies wait
-    /// for them.
-    pub awaiting: Vec<Durable>,
+    /// Accepted shares the sink has not made durable yet; their replies
+    /// wait for them.
+    pub awaiting: Vec<AwaitingReply>,
     jobs: VecDeque<IssuedJob>,
     next_job: u64,
     sent_difficulty: Option<f64>,
@@ -113,6 +125,15 @@ impl Session {
         };
         let mut out = Vec::new();
         let difficulty = self.vardiff.difficulty();
+        // Vardiff clamps into bounds the server checked when it was built,
+        // so this holds; if it ever did not, no job beats a wrong target.
+        let Ok(target) = Target::from_difficulty(difficulty) else {
+            error!(
+                difficulty,
+                "vardiff produced a difficulty with no target; no job sent"
+            );
+            return Vec::new();
+        };
         if self.sent_difficulty != Some(difficulty) {
             out.push(Message::notify(
                 "mining.set_difficulty",
@@ -145,7 +166,6 @@ impl Session {
         if clean {
             self.jobs.clear();
         }
-        let target = Target::from_difficulty(difficulty).unwrap_or(Target::DIFF1);
         self.jobs.push_back(IssuedJob {
             params,
             target,
@@ -227,14 +247,31 @@ impl Session {
             // The sink's write of the accepted share comes before the reply
             // that confirms it. A sink that never finishes cannot hold the
             // connection longer than a blocked write could.
-            for durable in self.awaiting.drain(..) {
-                if tokio::time::timeout(shared.config.write_timeout, durable.wait())
-                    .await
-                    .is_err()
-                {
-                    return Ok(());
+            let mut replies = Vec::with_capacity(self.awaiting.len() + outgoing.len());
+            for pending in std::mem::take(&mut self.awaiting) {
+                let kept =
+                    tokio::time::timeout(shared.config.write_timeout, pending.durable.wait());
+                match kept.await {
+                    Ok(Ok(())) => {
+                        shared
+                            .stats
+                            .accept(&pending.user, pending.difficulty, shared.now_ms());
+                        replies.push(Message::ok(pending.id, json!(true)));
+                    }
+                    Ok(Err(e)) => {
+                        warn!(error = %e, user = %pending.user, "accepted share not kept; miner told");
+                        shared.stats.reject(RejectReason::NotStored);
+                        replies.push(Message::err(pending.id, ErrorCode::Other));
+                    }
+                    Err(_) => {
+                        warn!(user = %pending.user, "share sink timed out; closing");
+                        shared.stats.reject(RejectReason::NotStored);
+                        return Ok(());
+                    }
                 }
             }
+            replies.extend(outgoing);
+            let outgoing = replies;
             if outgoing.is_empty() {
                 continue;
             }

@@ -22,17 +22,21 @@ pub enum RejectReason {
     NotSubscribed,
     /// Bad parameters or a proof that does not check out.
     Invalid,
+    /// Valid, but the pool's share sink could not keep it (a failed
+    /// journal commit, say): the miner is told it was not accepted.
+    NotStored,
 }
 
 impl RejectReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [RejectReason; 6] = [
+    pub const ALL: [RejectReason; 7] = [
         RejectReason::Stale,
         RejectReason::Duplicate,
         RejectReason::LowDifficulty,
         RejectReason::Unauthorized,
         RejectReason::NotSubscribed,
         RejectReason::Invalid,
+        RejectReason::NotStored,
     ];
 
     /// Lower-case name.
@@ -44,6 +48,7 @@ impl RejectReason {
             RejectReason::Unauthorized => "unauthorized",
             RejectReason::NotSubscribed => "not-subscribed",
             RejectReason::Invalid => "invalid",
+            RejectReason::NotStored => "not-stored",
         }
     }
 
@@ -91,7 +96,7 @@ pub struct ServerStats {
     pub accepted: AtomicU64,
     /// Shares that were blocks.
     pub blocks: AtomicU64,
-    rejected: [AtomicU64; 6],
+    rejected: [AtomicU64; RejectReason::ALL.len()],
     workers: Mutex<BTreeMap<String, WorkerStats>>,
 }
 

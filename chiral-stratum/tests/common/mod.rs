@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::pow::{Difficulty, Target};
@@ -12,7 +13,6 @@ use chiral_pool_core::share::{Share, VerifiedShare};
 use chiral_stratum::client::{solve, ClientEvent, StratumClient, Submission};
 use chiral_stratum::job::JobParams;
 use chiral_stratum::server::{Durable, ServerConfig, ServerStats, ShareSink, StratumServer};
-use chiral_stratum::work::SyntheticChain;
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Network target at difficulty 1: out of reach of test shares.
@@ -58,12 +58,12 @@ impl TestServer {
         );
         let mut config = ServerConfig::new(pool);
         config.vardiff.min_difficulty = 1.0 / 16_777_216.0;
-        config.validator.min_difficulty = Difficulty::from_raw(1 << 8);
         config.initial_difficulty = EASY;
         tweak(&mut config);
-        let chain = Arc::new(SyntheticChain::new(bits));
+        let chain = Arc::new(SyntheticChain::new(bits).expect("valid bits"));
         let shares = Arc::new(Collect::default());
-        let server = StratumServer::new(config, chain.clone(), shares.clone());
+        let server =
+            StratumServer::new(config, chain.clone(), shares.clone()).expect("valid server config");
         let stats = server.stats();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -1,12 +1,18 @@
-//! Where jobs come from: the [`WorkSource`] trait and a synthetic chain.
+//! The chain a pool mines: its tip, where jobs come from (the
+//! [`WorkSource`] trait) and a synthetic chain for demos and tests.
+//!
+//! A tip is announced through a `tokio::sync::watch` channel (no runtime is
+//! needed to hold or read one), so a Stratum server, a node's accounting
+//! and its share validators all follow the same chain.
 
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use chiral_pool_core::ids::{PayoutId, PoolId};
-use chiral_pool_core::pow::{BlockHeader, Hash256, Target};
-use chiral_pool_core::share::WorkTemplate;
 use tokio::sync::watch;
+
+use crate::ids::{PayoutId, PoolId};
+use crate::pow::{BlockHeader, Hash256, Target, TargetError};
+use crate::share::WorkTemplate;
 
 /// The chain tip jobs build on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,19 +45,24 @@ pub trait WorkSource: Send + Sync + 'static {
 /// network target; a found block becomes the new tip at once.
 ///
 /// ```
-/// use chiral_stratum::work::{SyntheticChain, WorkSource};
-/// let chain = SyntheticChain::new(0x207fffff);
+/// use chiral_pool_core::chain::{SyntheticChain, WorkSource};
+/// let chain = SyntheticChain::new(0x207fffff)?;
 /// assert_eq!(chain.tip().borrow().height, 1);
+/// // Bits that name no target are refused, not read as "any hash wins".
+/// assert!(SyntheticChain::new(0x0480_0001).is_err());
+/// # Ok::<(), chiral_pool_core::pow::TargetError>(())
 /// ```
 #[derive(Debug)]
 pub struct SyntheticChain {
     tip: watch::Sender<Tip>,
+    network_target: Target,
     lock: Mutex<()>,
 }
 
 impl SyntheticChain {
-    /// A chain at height 1 on a zero genesis hash, with network target `bits`.
-    pub fn new(bits: u32) -> Self {
+    /// A chain at height 1 on a zero genesis hash, with network target
+    /// `bits`; bits that do not decode to a target are an error.
+    pub fn new(bits: u32) -> Result<Self, TargetError> {
         Self::resume(Tip {
             prev_hash: [0; 32],
             bits,
@@ -59,18 +70,21 @@ impl SyntheticChain {
         })
     }
 
-    /// A chain continuing from `tip` (a restarted node's last tip).
-    pub fn resume(tip: Tip) -> Self {
+    /// A chain continuing from `tip` (a restarted node's last tip); its
+    /// bits must decode to a target.
+    pub fn resume(tip: Tip) -> Result<Self, TargetError> {
+        let network_target = Target::from_compact(tip.bits)?;
         let (tip, _) = watch::channel(tip);
-        SyntheticChain {
+        Ok(SyntheticChain {
             tip,
+            network_target,
             lock: Mutex::new(()),
-        }
+        })
     }
 
-    /// The network target.
+    /// The network target (fixed for the chain's life).
     pub fn network_target(&self) -> Target {
-        Target::from_compact(self.tip.borrow().bits).unwrap_or(Target::MAX)
+        self.network_target
     }
 }
 
@@ -98,7 +112,7 @@ impl WorkSource for SyntheticChain {
     fn block_found(&self, header: &BlockHeader) -> bool {
         let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
         let tip = *self.tip.borrow();
-        let meets = Target::from_compact(tip.bits).is_ok_and(|t| t.is_met_by(&header.hash()));
+        let meets = self.network_target.is_met_by(&header.hash());
         if header.prev_hash() != &tip.prev_hash || header.bits() != tip.bits || !meets {
             return false;
         }

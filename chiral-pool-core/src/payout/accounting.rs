@@ -9,11 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chiral_pool_core::ids::PayoutId;
-use chiral_pool_core::manager::SharePage;
-use chiral_pool_core::payout::{PayoutLedger, PplnsConfig, PplnsWindow, RewardCuts, Settlement};
-use chiral_pool_core::pow::{Difficulty, Hash256};
-use chiral_pool_core::share::VerifiedShare;
+use super::{PayoutLedger, PplnsConfig, PplnsWindow, RewardCuts, Settlement};
+use crate::ids::PayoutId;
+use crate::pow::{Difficulty, Hash256};
+use crate::share::VerifiedShare;
 
 /// A settled block.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -77,11 +76,11 @@ impl Accounting {
         self.tips.entry(prev_hash).or_insert(next);
     }
 
-    /// Settles every block in `page` that has been seen for the grace
-    /// period and was not settled before, in share order. Returns them.
-    pub fn settle(&mut self, page: &SharePage, now: u64) -> Vec<BlockPayout> {
-        let mut ordered: Vec<(u64, &VerifiedShare)> = page
-            .shares
+    /// Settles every block among `shares` (the verified shares of the
+    /// lookback, in any order) that has been seen for the grace period and
+    /// was not settled before, in share order. Returns them.
+    pub fn settle(&mut self, shares: &[VerifiedShare], now: u64) -> Vec<BlockPayout> {
+        let mut ordered: Vec<(u64, &VerifiedShare)> = shares
             .iter()
             .filter_map(|s| self.tips.get(&s.prev_hash).map(|i| (*i, s)))
             .collect();

@@ -1,0 +1,135 @@
+//! What a [`PoolNode`](super::PoolNode) is told: its settings and errors.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chiral_pool_core::chain::SyntheticChain;
+use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::manager::ManagerError;
+use chiral_pool_core::pool::FeeBps;
+use chiral_pool_core::store::{SharedClock, SystemClock};
+use chiral_pool_dht::kad::Multiaddr;
+use chiral_pool_dht::KadError;
+use libp2p::multiaddr::Protocol;
+
+use super::journal::JournalError;
+
+/// PPLNS window of a node's pool when none is announced: twice the
+/// network difficulty, in basis points.
+pub const DEFAULT_WINDOW_BPS: u32 = 20_000;
+
+/// Accepted shares that may wait for publication; past it the Stratum
+/// replies wait (backpressure), they are never dropped.
+pub const DEFAULT_PUBLISH_QUEUE: usize = 65_536;
+
+/// What a pool node announces.
+#[derive(Debug, Clone)]
+pub struct PoolSpec {
+    /// Pool name (the id is derived from it and the node's key).
+    pub name: String,
+    /// Pool fee.
+    pub fee: FeeBps,
+    /// PPLNS window in basis points of the network difficulty.
+    pub window_bps: u32,
+}
+
+/// Settings of a [`PoolNode`](super::PoolNode).
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's key (peer id and signing key).
+    pub keypair: Keypair,
+    /// Kademlia listen address. Default: `/ip4/127.0.0.1/tcp/0`.
+    pub listen: Multiaddr,
+    /// Kademlia bootstrap peers. Default: none.
+    pub bootstrap: Vec<Multiaddr>,
+    /// Serve miners on this address (port 0 picks one). Default: none.
+    pub stratum: Option<SocketAddr>,
+    /// Announce a pool (needed to serve miners). Default: none.
+    pub announce: Option<PoolSpec>,
+    /// Work source shared by the nodes of one process; a fresh synthetic
+    /// chain if none. Default: none.
+    pub chain: Option<Arc<SyntheticChain>>,
+    /// Network target of a fresh synthetic chain, compact. Default:
+    /// `0x1f00ffff` (difficulty 1/256: a few seconds of a CPU core).
+    pub chain_bits: u32,
+    /// First share difficulty of miners; a sixteenth of it is the easiest
+    /// share accepted. Default: 1/65,536.
+    pub share_difficulty: f64,
+    /// Vardiff's wanted seconds between shares. Default: 2.
+    pub share_interval_secs: f64,
+    /// Block reward, atoms. Default: 5,000,000,000.
+    pub reward: u64,
+    /// Width of share slots (batch publication granularity). Default: 5 s.
+    pub share_slot: Duration,
+    /// How far back share history is read for payouts; older journaled
+    /// shares are pruned. Default: 120 s.
+    pub lookback: Duration,
+    /// How often shares are fetched and blocks settled. Default: 1 s.
+    pub poll_interval: Duration,
+    /// Lease period of the coordinator, whole seconds. Default: 15 s.
+    pub lease_ttl: Duration,
+    /// Accepted shares that may wait for publication. Default:
+    /// [`DEFAULT_PUBLISH_QUEUE`].
+    pub publish_queue: usize,
+    /// Wall clock. Default: the system clock.
+    pub clock: SharedClock,
+    /// Directory for durable state: the DHT's records (`dht/`), the
+    /// journal of accepted shares (`journal.redb`) and the chain tips seen
+    /// (`chain.tips`). Default: none.
+    pub data_dir: Option<std::path::PathBuf>,
+}
+
+impl NodeConfig {
+    /// A single-node pool on a synthetic chain at a CPU-friendly difficulty.
+    pub fn new(keypair: Keypair) -> Self {
+        NodeConfig {
+            keypair,
+            listen: Multiaddr::from(Ipv4Addr::LOCALHOST).with(Protocol::Tcp(0)),
+            bootstrap: Vec::new(),
+            stratum: None,
+            announce: None,
+            chain: None,
+            chain_bits: 0x1f00_ffff,
+            share_difficulty: 1.0 / 65_536.0,
+            share_interval_secs: 2.0,
+            reward: 5_000_000_000,
+            share_slot: Duration::from_secs(5),
+            lookback: Duration::from_secs(120),
+            poll_interval: Duration::from_secs(1),
+            lease_ttl: Duration::from_secs(15),
+            publish_queue: DEFAULT_PUBLISH_QUEUE,
+            clock: Arc::new(SystemClock),
+            data_dir: None,
+        }
+    }
+}
+
+/// Errors starting a node.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NodeError {
+    /// The Kademlia node did not start.
+    #[error("dht: {0}")]
+    Kad(#[from] KadError),
+    /// A pool operation failed.
+    #[error("pool: {0}")]
+    Manager(#[from] ManagerError),
+    /// The share journal failed.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    /// The Stratum listener could not be bound.
+    #[error("stratum listener: {0}")]
+    Stratum(#[from] std::io::Error),
+    /// The Stratum server's settings are out of range.
+    #[error("stratum: {0}")]
+    StratumConfig(#[from] chiral_stratum::server::ConfigError),
+    /// A [`NodeConfig`] field is out of range.
+    #[error("node config: {field}: {reason}")]
+    Config {
+        /// The field.
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+}

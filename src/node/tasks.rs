@@ -1,0 +1,193 @@
+//! The node's background tasks: publishing accepted shares, following the
+//! chain's tips, settling blocks and coordinating.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chiral_pool_core::chain::WorkSource;
+use chiral_pool_core::ids::PoolId;
+use chiral_pool_core::manager::PoolManager;
+use chiral_pool_dht::KadStore;
+use tokio::sync::{mpsc, watch};
+use tracing::{debug, warn};
+
+use super::sink::Accepted;
+use super::{lock, tips, PoolNode};
+
+/// Hands accepted shares to the manager (with their verdicts: no second
+/// verification) and flushes batches every second and at each block.
+pub(super) async fn publish_shares(
+    manager: Arc<PoolManager<KadStore>>,
+    pool: PoolId,
+    mut shares: mpsc::Receiver<Accepted>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut flush = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            accepted = shares.recv() => {
+                let Some((share, verified)) = accepted else { break };
+                let is_block = verified.is_block;
+                if let Err(e) = manager.queue_verified(share, verified).await {
+                    // The batch stays queued and goes out with the next flush.
+                    warn!(error = %e, "publishing shares failed");
+                }
+                if is_block {
+                    if let Err(e) = manager.flush_shares(&pool).await {
+                        warn!(error = %e, "publishing shares failed");
+                    }
+                }
+            }
+            _ = flush.tick() => {
+                if let Err(e) = manager.flush_shares(&pool).await {
+                    warn!(error = %e, "publishing shares failed");
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+    // What was confirmed before the stop still goes out.
+    shares.close();
+    while let Some((share, verified)) = shares.recv().await {
+        let _ = manager.queue_verified(share, verified).await;
+    }
+    if let Err(e) = manager.flush_shares(&pool).await {
+        warn!(error = %e, "publishing the last shares failed");
+    }
+}
+
+/// Tells the manager and the accounting about each new tip, then persists
+/// it (off the runtime's threads): a tip is known before anything waits
+/// on a disk for it.
+pub(super) async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
+    for t in &node.history {
+        let _ = node.manager.add_tip(t.prev_hash, t.bits);
+        node.accounting_on_tip(t.prev_hash);
+    }
+    let file = node.config.data_dir.as_ref().map(|d| d.join(tips::FILE));
+    let mut tips = node.chain.tip();
+    loop {
+        let tip = *tips.borrow_and_update();
+        if let Err(e) = node.manager.add_tip(tip.prev_hash, tip.bits) {
+            warn!(error = %e, "invalid tip");
+        }
+        node.accounting_on_tip(tip.prev_hash);
+        if let Some(f) = file.clone() {
+            match tokio::task::spawn_blocking(move || tips::append(&f, &tip)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "tip not persisted"),
+                Err(e) => warn!(error = %e, "tip writer failed"),
+            }
+        }
+        tokio::select! {
+            changed = tips.changed() => if changed.is_err() { break },
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+/// Reads the lookback's shares, settles the blocks in it, saves them and
+/// prunes the journal of shares older than the lookback.
+pub(super) async fn settle_loop(
+    node: Arc<PoolNode>,
+    pool: PoolId,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(node.config.poll_interval);
+    let mut prune = tokio::time::interval(node.config.lookback.max(Duration::from_secs(1)));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = prune.tick() => {
+                node.prune_journal().await;
+                continue;
+            }
+            _ = stop.changed() => break,
+        }
+        let now = node.config.clock.now();
+        let from = now.saturating_sub(node.config.lookback.as_secs());
+        let page = match node
+            .manager
+            .get_shares_for_pool(&pool, from, now + 60)
+            .await
+        {
+            Ok(page) => page,
+            Err(e) => {
+                debug!(error = %e, "fetching shares failed");
+                continue;
+            }
+        };
+        let c = &node.counters;
+        c.shares_in_view
+            .store(page.shares.len() as u64, Ordering::Relaxed);
+        c.rejected_in_view
+            .store(page.rejected as u64, Ordering::Relaxed);
+        c.pending_in_view
+            .store(page.pending as u64, Ordering::Relaxed);
+        let settled = match lock(&node.accounting).as_mut() {
+            Some(a) => a.settle(&page.shares, now),
+            None => Vec::new(),
+        };
+        // The fsync runs on a blocking thread, with no lock held.
+        if let (Some(j), false) = (node.journal.clone(), settled.is_empty()) {
+            match tokio::task::spawn_blocking(move || j.save_blocks(&settled)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => warn!(error = %e, "settled blocks not saved"),
+                Err(e) => warn!(error = %e, "block writer failed"),
+            }
+        }
+    }
+}
+
+/// Ticks the coordinator lease and republishes the node's records.
+pub(super) async fn coordinate(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receiver<bool>) {
+    let period = (node.config.lease_ttl / 3).max(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(period);
+    let mut republish = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = node.manager.tick_coordinator(&pool).await {
+                    debug!(error = %e, "coordinator tick failed");
+                }
+            }
+            _ = republish.tick() => {
+                if let Err(e) = node.manager.republish().await {
+                    debug!(error = %e, "republish failed");
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
+
+impl PoolNode {
+    /// Tells the accounting (if a pool is followed) about a new tip.
+    fn accounting_on_tip(&self, prev_hash: [u8; 32]) {
+        if let Some(a) = lock(&self.accounting).as_mut() {
+            a.on_tip(prev_hash);
+        }
+    }
+
+    /// Deletes journaled shares older than the lookback, on a blocking
+    /// thread.
+    async fn prune_journal(&self) {
+        let Some(journal) = self.journal.clone() else {
+            return;
+        };
+        let since = self
+            .config
+            .clock
+            .now()
+            .saturating_sub(self.config.lookback.as_secs());
+        let since = u32::try_from(since).unwrap_or(u32::MAX);
+        match tokio::task::spawn_blocking(move || journal.prune(since)).await {
+            Ok(Ok(n)) => {
+                self.counters.shares_pruned.fetch_add(n, Ordering::Relaxed);
+            }
+            Ok(Err(e)) => warn!(error = %e, "journal not pruned"),
+            Err(e) => warn!(error = %e, "journal pruner failed"),
+        }
+    }
+}
