@@ -1,16 +1,19 @@
 //! A hostile node pushes forged records: honest nodes never store them,
-//! get never returns them, and the hostile peer is banned.
+//! get never returns them, and the hostile peer is banned. A peer that
+//! only serves stale records (expired, or early by less than the clock-skew
+//! tolerance) is not punished: honest peers do that around an expiry.
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chiral_pool_core::codec;
 use chiral_pool_core::identity::Keypair;
-use chiral_pool_core::record::{RecordKind, SignedRecord};
+use chiral_pool_core::record::{RecordKey, RecordKind, SignedRecord, MAX_TTL_SECS};
 use chiral_pool_core::store::RecordStore;
-use chiral_pool_dht::forge;
 use chiral_pool_dht::kad::KAD_PROTOCOL;
+use chiral_pool_dht::{forge, KadConfig, KadStore};
 use common::{network, now, pool_record};
 use futures::StreamExt;
 use libp2p::kad::{self, store::MemoryStore, Quorum};
@@ -173,4 +176,73 @@ async fn forged_records_are_never_stored_or_returned() {
     let banned: u64 = nodes.iter().map(|n| n.stats().snapshot().2).sum();
     assert!(rejected >= 3, "rejected {rejected}");
     assert!(banned >= 1, "banned {banned}");
+}
+
+/// A directory record of `owner` (any payload is bound to its signer)
+/// expiring at `expires_at`, signed at whatever time that is.
+fn directory(owner: &Keypair, seq: u64, expires_at: u64) -> SignedRecord {
+    SignedRecord::sign(
+        owner,
+        RecordKind::Directory,
+        RecordKey::directory_entry(&owner.public()),
+        vec![1, 2, 3],
+        seq,
+        expires_at,
+    )
+    .expect("signs")
+}
+
+/// Runs a raw node that puts `records` to `target` (and then serves them
+/// to its lookups) and waits until its puts have finished.
+async fn push_from_raw_node(target: &KadStore, records: &[SignedRecord]) {
+    let (tx, rx) = oneshot::channel();
+    spawn_hostile(
+        target.dial_addresses()[0].clone(),
+        records.iter().map(raw).collect(),
+        tx,
+    );
+    tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("raw puts finish")
+        .expect("raw node alive");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_records_cost_their_sender_nothing_but_forgeries_still_ban() {
+    let node = KadStore::spawn(KadConfig::new()).await.expect("starts");
+    let stats = node.stats();
+    let t = now();
+    // Each raw node is the only other peer when it pushes, so its puts
+    // finish only after the node has judged every record (kad answers a
+    // put after the node has seen the record, or fails it on the ban).
+
+    // Forgeries: their sender is banned and dropped.
+    let forged: Vec<SignedRecord> = (0..3)
+        .map(|_| forge(&directory(&Keypair::generate(), 1, t + 3600)))
+        .collect();
+    push_from_raw_node(&node, &forged).await;
+    assert_eq!(stats.peers_banned.load(Ordering::Relaxed), 1);
+
+    // Stale records, more than `max_invalid_records` of them: expired
+    // moments ago, and expiring 10 s past the 48 h bound (a sender whose
+    // clock is 10 s ahead). Their sender stays a peer.
+    let mut stale: Vec<SignedRecord> = (0..4)
+        .map(|i| directory(&Keypair::generate(), 1, t - i))
+        .collect();
+    stale.extend((0..2).map(|_| directory(&Keypair::generate(), 1, t + MAX_TTL_SECS + 10)));
+    push_from_raw_node(&node, &stale).await;
+    assert_eq!(stats.peers_banned.load(Ordering::Relaxed), 1, "no new ban");
+    // Lookups fetch the stale copies from the raw node again, once the
+    // node has it in its routing table.
+    tokio::time::timeout(Duration::from_secs(10), node.wait_for_peers(1))
+        .await
+        .expect("the stale sender is a peer");
+    for r in &stale {
+        assert_eq!(node.get(r.key()).await.expect("get"), vec![]);
+    }
+    assert_eq!(stats.peers_banned.load(Ordering::Relaxed), 1, "no new ban");
+    assert_eq!(node.peer_count(), 1, "the stale sender stays a peer");
+    // Every copy was still dropped: 3 forged, 6 stale pushed, 6 fetched.
+    let rejected = stats.records_rejected.load(Ordering::Relaxed);
+    assert!(rejected >= 15, "rejected {rejected}");
 }

@@ -53,9 +53,29 @@ pub struct KadConfig {
     pub command_buffer: usize,
     /// Connections idle for this long are closed. Default: 120 s.
     pub idle_connection_timeout: Duration,
-    /// Invalid records a peer may send before it is disconnected and its
-    /// further records ignored. Default: 3.
+    /// Strikes that ban a peer: it is disconnected, dropped from the
+    /// routing table and its records and connections are refused for
+    /// [`ban_duration`](Self::ban_duration). A strike is one forged record
+    /// (bad encoding, signature or key binding, a lifetime beyond the
+    /// 48 h bound plus [`clock_skew_tolerance`](Self::clock_skew_tolerance)).
+    /// Expired records, and records expiring too far ahead by no more than
+    /// the tolerance, are dropped without a strike: honest peers send them
+    /// around an expiry. Unforgiven strikes decay, see
+    /// [`strike_decay`](Self::strike_decay). Default: 3.
     pub max_invalid_records: u32,
+    /// Clock difference tolerated between this node and its peers: a
+    /// record whose expiry is further ahead than the 48 h bound by at most
+    /// this much is dropped without a strike (the sender's clock is ahead).
+    /// Whole seconds count. Default: 30 s.
+    pub clock_skew_tolerance: Duration,
+    /// One strike of a peer is forgiven per this period without a new
+    /// one, so occasional bad records never add up to a ban. Zero forgives
+    /// every strike at once (only `max_invalid_records` of 1 then bans).
+    /// Default: 10 min.
+    pub strike_decay: Duration,
+    /// How long a ban lasts; the peer then starts again with no strikes
+    /// and may reconnect. Default: 1 h.
+    pub ban_duration: Duration,
     /// While the routing table holds fewer than `replication_factor` peers,
     /// re-run the Kademlia bootstrap this often, so nodes that joined in a
     /// burst still find each other (kad's own periodic bootstrap runs every
@@ -104,6 +124,9 @@ impl KadConfig {
             command_buffer: 256,
             idle_connection_timeout: Duration::from_secs(120),
             max_invalid_records: 3,
+            clock_skew_tolerance: Duration::from_secs(30),
+            strike_decay: Duration::from_secs(10 * 60),
+            ban_duration: Duration::from_secs(3600),
             small_table_bootstrap: Duration::from_secs(2),
             set_shards: 32,
             slot_set_shards: 4,

@@ -9,6 +9,8 @@
 mod config;
 mod durable;
 mod node;
+mod record;
+mod strikes;
 
 pub use config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 pub use durable::{DurableKadStore, StorageError};

@@ -22,6 +22,8 @@ use tracing::{debug, info_span, warn, Instrument};
 
 use super::config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 use super::durable::DurableKadStore;
+use super::record::{expiry_instant, to_kad_record, verify_kad_record, Fault, InvalidRecord};
+use super::strikes::{Strike, StrikeBook};
 use super::{KadError, NodeStats};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -61,9 +63,10 @@ enum Pending {
     Get {
         key: RecordKey,
         found: Vec<SignedRecord>,
-        /// Each distinct value seen in this lookup and whether it verified
-        /// (at most one entry per answering peer).
-        checked: Vec<(Vec<u8>, bool)>,
+        /// Each distinct value seen in this lookup and, if it did not
+        /// verify, what it says about its sender (at most one entry per
+        /// answering peer).
+        checked: Vec<(Vec<u8>, Option<Fault>)>,
         reply: Reply<Vec<SignedRecord>>,
     },
     Put {
@@ -107,8 +110,7 @@ pub(super) struct Node {
     announced_at_size: usize,
     /// Routing-table size at the last small-table bootstrap round.
     bootstrap_size: usize,
-    strikes: HashMap<PeerId, u32>,
-    banned: HashSet<PeerId>,
+    strikes: StrikeBook,
     config: KadConfig,
     clock: SharedClock,
 }
@@ -248,8 +250,11 @@ impl Node {
             provided: HashSet::new(),
             announced_at_size: 0,
             bootstrap_size: 0,
-            strikes: HashMap::new(),
-            banned: HashSet::new(),
+            strikes: StrikeBook::new(
+                config.max_invalid_records,
+                config.strike_decay,
+                config.ban_duration,
+            ),
             clock: config.clock.clone(),
             config,
         };
@@ -459,7 +464,7 @@ impl Node {
                 info,
                 ..
             })) => {
-                if self.banned.contains(&peer_id) {
+                if self.strikes.is_banned(&peer_id, Instant::now()) {
                     return;
                 }
                 // Inbound peers are not added to the routing table by kad;
@@ -472,7 +477,9 @@ impl Node {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
-            SwarmEvent::ConnectionEstablished { peer_id, .. } if self.banned.contains(&peer_id) => {
+            SwarmEvent::ConnectionEstablished { peer_id, .. }
+                if self.strikes.is_banned(&peer_id, Instant::now()) =>
+            {
                 let _ = self.swarm.disconnect_peer_id(peer_id);
             }
             _ => {}
@@ -502,15 +509,16 @@ impl Node {
                 record: Some(record),
                 ..
             } => {
-                if self.banned.contains(&source) {
+                if self.strikes.is_banned(&source, Instant::now()) {
                     return;
                 }
                 let now = self.clock.now();
                 match verify_kad_record(&record, now) {
                     Ok(incoming) => self.store_if_better(incoming, record, now),
-                    Err(reason) => {
-                        debug!(%source, %reason, "dropped invalid inbound record");
-                        self.strike(source);
+                    Err(error) => {
+                        let fault = error.fault(self.config.clock_skew_tolerance);
+                        debug!(%source, %error, ?fault, "dropped invalid inbound record");
+                        self.reject(source, fault);
                     }
                 }
             }
@@ -521,7 +529,7 @@ impl Node {
                     .ok()
                     .and_then(RecordKey::parse)
                     .is_some();
-                if self.banned.contains(&provider.provider) || !key_ok {
+                if !key_ok || self.strikes.is_banned(&provider.provider, Instant::now()) {
                     return;
                 }
                 if let Err(e) = self.kad().store_mut().add_provider(provider) {
@@ -556,12 +564,15 @@ impl Node {
         }
     }
 
-    fn strike(&mut self, peer: PeerId) {
+    /// Counts an invalid record from `peer`; a forged one is a strike, and
+    /// the strike that reaches the limit bans the peer.
+    fn reject(&mut self, peer: PeerId, fault: Fault) {
         self.stats.records_rejected.fetch_add(1, Ordering::Relaxed);
-        let strikes = self.strikes.entry(peer).or_default();
-        *strikes += 1;
-        if *strikes >= self.config.max_invalid_records && self.banned.insert(peer) {
-            warn!(%peer, "peer banned for invalid records");
+        if fault != Fault::Forged {
+            return;
+        }
+        if self.strikes.strike(peer, Instant::now()) == Strike::Banned {
+            warn!(%peer, "peer banned for forged records");
             self.stats.peers_banned.fetch_add(1, Ordering::Relaxed);
             self.kad().remove_peer(&peer);
             let _ = self.swarm.disconnect_peer_id(peer);
@@ -584,26 +595,36 @@ impl Node {
                 };
                 // Honest replicas return byte-identical copies: verify each
                 // distinct value once per lookup, not once per peer.
-                let valid = match checked.iter().find(|(bytes, _)| *bytes == record.value) {
-                    Some((_, valid)) => *valid,
+                let fault = match checked.iter().find(|(bytes, _)| *bytes == record.value) {
+                    Some((_, fault)) => *fault,
                     None => {
-                        let verified = verify_kad_record(&record, now)
-                            .ok()
-                            .filter(|r| r.key() == key);
-                        let valid = verified.is_some();
-                        if let Some(r) = verified {
-                            if !found.contains(&r) {
-                                found.push(r);
+                        let verified = verify_kad_record(&record, now).and_then(|r| {
+                            if r.key() == key {
+                                Ok(r)
+                            } else {
+                                Err(InvalidRecord::KeyMismatch)
                             }
-                        }
-                        checked.push((record.value, valid));
-                        valid
+                        });
+                        let fault = match verified {
+                            Ok(r) => {
+                                if !found.contains(&r) {
+                                    found.push(r);
+                                }
+                                None
+                            }
+                            Err(error) => {
+                                let fault = error.fault(self.config.clock_skew_tolerance);
+                                debug!(?peer, %error, ?fault, "dropped invalid fetched record");
+                                Some(fault)
+                            }
+                        };
+                        checked.push((record.value, fault));
+                        fault
                     }
                 };
-                if !valid {
-                    if let Some(peer) = peer {
-                        self.strike(peer);
-                    }
+                // The local store's answer (no peer) was verified on its way in.
+                if let (Some(fault), Some(peer)) = (fault, peer) {
+                    self.reject(peer, fault);
                 }
                 if last {
                     self.finish_get(id, None);
@@ -692,6 +713,7 @@ impl Node {
         self.kad()
             .store_mut()
             .retain(|_, r| r.expires.is_none_or(|t| t > now));
+        self.strikes.prune(now);
     }
 }
 
@@ -704,27 +726,6 @@ fn shard_of(member: &PublicKey, shards: u16) -> u16 {
 /// The kad key of one shard of a set: `<set>#<shard>`.
 fn shard_key(set: &RecordKey, shard: u16) -> kad::RecordKey {
     kad::RecordKey::new(&format!("{set}#{shard}").as_bytes())
-}
-
-fn to_kad_record(record: &SignedRecord, now: u64) -> kad::Record {
-    let mut r = kad::Record::new(
-        kad::RecordKey::new(&record.key().as_bytes()),
-        record.to_bytes(),
-    );
-    r.expires = Some(expiry_instant(record.expires_at(), now));
-    r
-}
-
-fn expiry_instant(expires_at: u64, now: u64) -> Instant {
-    Instant::now() + Duration::from_secs(expires_at.saturating_sub(now))
-}
-
-fn verify_kad_record(record: &kad::Record, now: u64) -> Result<SignedRecord, String> {
-    let r = SignedRecord::decode_verified(&record.value, now).map_err(|e| e.to_string())?;
-    if r.key().as_bytes() != record.key.as_ref() {
-        return Err("kad key differs from the signed key".into());
-    }
-    Ok(r)
 }
 
 /// The ed25519 key behind a peer id (ed25519 peer ids inline their key).
