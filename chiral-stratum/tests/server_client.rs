@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chiral_stratum::client::{ClientConfig, ClientError, ClientEvent, StratumClient, Submission};
@@ -281,6 +282,33 @@ async fn sessions_resume_with_their_extranonce() {
         .await
         .expect("resume");
     assert_eq!(second.session().extranonce1, en1);
+    server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_share_the_sink_could_not_keep_is_an_error_reply() {
+    let mut server = TestServer::start(HARD_BITS, |_| {}).await;
+    *server.shares.fail.lock().expect("lock") = true;
+    let (client, mut events) = StratumClient::connect(config(server.addr, "faye"))
+        .await
+        .expect("connect");
+    let mut diff = 0.0;
+    let job = next_job(&mut events, &mut diff).await;
+    let lost = client.submit(&mine(&client, &job, diff, 1, None)).await;
+    assert!(
+        matches!(lost, Err(ClientError::Server(20))),
+        "a share that was not kept was confirmed: {lost:?}"
+    );
+    assert_eq!(server.stats.accepted.load(Ordering::Relaxed), 0);
+    assert_eq!(server.stats.rejected(RejectReason::NotStored), 1);
+
+    // The sink recovers: the next share is accepted on the same connection.
+    *server.shares.fail.lock().expect("lock") = false;
+    client
+        .submit(&mine(&client, &job, diff, 2, None))
+        .await
+        .expect("accepted");
+    assert_eq!(server.stats.accepted.load(Ordering::Relaxed), 1);
     server.shutdown().await;
 }
 

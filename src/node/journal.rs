@@ -114,6 +114,7 @@ pub struct JournalWriter {
     queue: mpsc::Sender<Queued>,
     commits: Arc<AtomicU64>,
     failures: Arc<AtomicU64>,
+    thread: Arc<std::sync::Mutex<Option<std::thread::JoinHandle<()>>>>,
 }
 
 impl JournalWriter {
@@ -124,7 +125,7 @@ impl JournalWriter {
         let commits = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(AtomicU64::new(0));
         let (commit_count, failure_count) = (commits.clone(), failures.clone());
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("share-journal".into())
             .spawn(move || {
                 while let Some(first) = rx.blocking_recv() {
@@ -152,7 +153,19 @@ impl JournalWriter {
             queue: tx,
             commits,
             failures,
+            thread: Arc::new(std::sync::Mutex::new(Some(thread))),
         })
+    }
+
+    /// Drops this handle and waits until the writer thread has written
+    /// what was queued and ended (and so released the store). The thread
+    /// ends once every handle is dropped: call this on the last one.
+    pub async fn close(self) {
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
+        drop(self.queue);
+        if let Some(thread) = thread {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 
     /// Queues `share` (waiting while the queue is full); the future ends

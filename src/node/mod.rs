@@ -84,7 +84,10 @@ pub struct PoolNode {
     pub counters: Arc<NodeCounters>,
     config: NodeConfig,
     history: Vec<Tip>,
-    journal: Option<Arc<ShareJournal>>,
+    /// Released (set to none) at shutdown, so the database closes.
+    journal: Mutex<Option<Arc<ShareJournal>>>,
+    /// The journal's writer, closed at shutdown once the server is gone.
+    writer: Mutex<Option<JournalWriter>>,
     pool: Mutex<Option<PoolId>>,
     accounting: Arc<Mutex<Option<Accounting>>>,
     stratum: Option<(SocketAddr, Arc<ServerStats>)>,
@@ -115,6 +118,15 @@ impl PoolNode {
             ..ManagerConfig::new()
         };
         manager_config.check()?;
+        // Checked before anything starts: a bad setting is an error that
+        // names it, not a half-started node.
+        let stratum_config = match &config.announce {
+            Some(spec) => Some(server_config(
+                &config,
+                PoolId::derive(&config.keypair.public(), &spec.name),
+            )?),
+            None => None,
+        };
         // The tips seen before a restart, oldest first: shares on them must
         // still verify.
         let history = match &config.data_dir {
@@ -147,9 +159,9 @@ impl PoolNode {
         let mut tasks = JoinSet::new();
         let mut stratum = None;
         let mut pool = None;
-        if let Some(spec) = &config.announce {
-            let id = PoolId::derive(&config.keypair.public(), &spec.name);
-            let server_config = server_config(&config, id)?;
+        let mut writer = None;
+        if let (Some(spec), Some(server_config)) = (&config.announce, stratum_config) {
+            let id = server_config.pool_id;
             let addr = config
                 .stratum
                 .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
@@ -186,12 +198,12 @@ impl PoolNode {
                     .shares_replayed
                     .store(replayed as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            let writer = match &journal {
+            writer = match &journal {
                 Some(j) => Some(j.writer(config.publish_queue)?),
                 None => None,
             };
             let (tx, rx) = mpsc::channel(config.publish_queue);
-            let sink = PublishingSink::new(tx, writer);
+            let sink = PublishingSink::new(tx, writer.clone());
             let server = StratumServer::new(server_config, chain.clone(), Arc::new(sink))?;
             stratum = Some((bound, server.stats()));
             let mut stopped = stop.subscribe();
@@ -217,7 +229,8 @@ impl PoolNode {
             counters,
             config,
             history,
-            journal,
+            journal: Mutex::new(journal),
+            writer: Mutex::new(writer),
             pool: Mutex::new(None),
             accounting: Arc::new(Mutex::new(None)),
             stratum,
@@ -258,7 +271,7 @@ impl PoolNode {
             grace_secs: 3,
         });
         // Blocks settled before a restart keep their payouts in the ledger.
-        if let Some(j) = &self.journal {
+        if let Some(j) = self.journal() {
             accounting.restore(j.blocks()?);
         }
         *lock(&self.accounting) = Some(accounting);
@@ -312,12 +325,26 @@ impl PoolNode {
         }
     }
 
-    /// Stops every background task, then the DHT node, and waits for them.
+    /// Stops every background task, the journal's writer and the DHT
+    /// node, and waits for them: once it returns, the data directory's
+    /// databases are closed (a new node may open them).
     pub async fn shutdown(&self) {
         let _ = self.stop.send(true);
         let mut tasks = std::mem::take(&mut *lock(&self.tasks));
         while tasks.join_next().await.is_some() {}
+        // The server and its sink are gone with their task: this handle is
+        // the writer's last.
+        let writer = lock(&self.writer).take();
+        if let Some(writer) = writer {
+            writer.close().await;
+        }
+        lock(&self.journal).take();
         self.store.shutdown().await;
+    }
+
+    /// The share journal, until shutdown.
+    fn journal(&self) -> Option<Arc<ShareJournal>> {
+        lock(&self.journal).clone()
     }
 }
 

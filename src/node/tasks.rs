@@ -130,7 +130,7 @@ pub(super) async fn settle_loop(
             None => Vec::new(),
         };
         // The fsync runs on a blocking thread, with no lock held.
-        if let (Some(j), false) = (node.journal.clone(), settled.is_empty()) {
+        if let (Some(j), false) = (node.journal(), settled.is_empty()) {
             match tokio::task::spawn_blocking(move || j.save_blocks(&settled)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => warn!(error = %e, "settled blocks not saved"),
@@ -173,7 +173,7 @@ impl PoolNode {
     /// Deletes journaled shares older than the lookback, on a blocking
     /// thread.
     async fn prune_journal(&self) {
-        let Some(journal) = self.journal.clone() else {
+        let Some(journal) = self.journal() else {
             return;
         };
         let since = self

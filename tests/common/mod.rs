@@ -84,3 +84,19 @@ pub async fn kad_node(clock: &SharedClock, bootstrap: Vec<Multiaddr>) -> (Keypai
     .expect("node starts");
     (k, store)
 }
+
+impl ShareFactory {
+    /// A share like [`ShareFactory::share`] built on block `tip`.
+    pub fn share_on(&self, tip: [u8; 32], payout: &str, seed: u64) -> Share {
+        let payout = PayoutId::new(payout).expect("valid payout id");
+        WorkTemplate::synthetic(&self.pool, &payout, tip, BITS, self.time, 1, 8)
+            .mine(
+                self.pool,
+                payout,
+                self.target,
+                &seed.to_le_bytes(),
+                0..u32::MAX,
+            )
+            .expect("a share exists")
+    }
+}

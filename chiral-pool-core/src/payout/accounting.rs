@@ -146,3 +146,114 @@ impl Accounting {
         &self.ledger
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::PoolId;
+    use crate::pool::FeeBps;
+
+    fn config(grace_secs: u64) -> AccountingConfig {
+        AccountingConfig {
+            pplns: PplnsConfig {
+                window_bps: 20_000,
+                normalize_by_network: true,
+            },
+            network: Difficulty::ONE,
+            reward: 1_000_000,
+            cuts: RewardCuts::fee_only(FeeBps::ZERO),
+            min_payout: 0,
+            grace_secs,
+        }
+    }
+
+    fn share(tip: u8, time: u32, hash: u8, who: &str, is_block: bool) -> VerifiedShare {
+        VerifiedShare {
+            hash: [hash; 32],
+            pool_id: PoolId::from_bytes([1; 32]),
+            payout_id: PayoutId::new(who).expect("payout id"),
+            difficulty: Difficulty::ONE,
+            time,
+            prev_hash: [tip; 32],
+            is_block,
+        }
+    }
+
+    fn paid(block: &BlockPayout, who: &str) -> u64 {
+        block
+            .settlement
+            .payouts
+            .iter()
+            .find(|(id, _)| id.as_str() == who)
+            .map_or(0, |(_, a)| *a)
+    }
+
+    #[test]
+    fn a_block_is_paid_by_the_shares_up_to_it_in_tip_order_not_by_later_ones() {
+        let mut a = Accounting::new(config(0));
+        a.on_tip([10; 32]);
+        a.on_tip([20; 32]);
+        // Bob's share has an earlier header time but builds on the later
+        // tip: it comes after the block in share order and is not paid.
+        let shares = vec![
+            share(20, 100, 9, "bob", false),
+            share(10, 500, 1, "alice", false),
+            share(10, 501, 2, "carol", true),
+        ];
+        let blocks = a.settle(&shares, 1_000);
+        assert_eq!(blocks.len(), 1);
+        let b = &blocks[0];
+        assert_eq!((b.tip_index, b.window_shares), (0, 2));
+        assert_eq!(b.finder.as_str(), "carol");
+        assert_eq!(paid(b, "alice") + paid(b, "carol"), 1_000_000);
+        assert_eq!(paid(b, "bob"), 0);
+        // Shares on tips this node never saw are not ordered, so not paid.
+        assert!(a.settle(&[share(99, 1, 3, "dave", true)], 2_000).is_empty());
+    }
+
+    #[test]
+    fn settlement_waits_for_the_grace_period_happens_once_and_in_order() {
+        let mut a = Accounting::new(config(3));
+        a.on_tip([10; 32]);
+        let shares = vec![share(10, 1, 1, "alice", true), share(10, 2, 2, "bob", true)];
+        assert!(a.settle(&shares, 100).is_empty(), "first seen now");
+        assert!(a.settle(&shares, 102).is_empty(), "still in grace");
+        // Blocks settle in share order: bob's block waits behind alice's,
+        // and its grace starts once alice's block is settled.
+        let first = a.settle(&shares, 103);
+        assert_eq!(first.len(), 1);
+        assert_eq!(first[0].finder.as_str(), "alice");
+        assert!(a.settle(&shares, 105).is_empty(), "bob's block in grace");
+        let second = a.settle(&shares, 106);
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].finder.as_str(), "bob");
+        assert!(a.settle(&shares, 200).is_empty(), "settled once");
+        assert!(a.ledger().check());
+        assert_eq!(a.blocks().len(), 2);
+    }
+
+    #[test]
+    fn restore_rebuilds_the_same_ledger() {
+        let mut a = Accounting::new(config(0));
+        a.on_tip([10; 32]);
+        let shares = vec![
+            share(10, 1, 1, "alice", false),
+            share(10, 2, 2, "bob", true),
+            share(10, 3, 3, "carol", true),
+        ];
+        a.settle(&shares, 10);
+        let mut b = Accounting::new(config(0));
+        b.restore(a.blocks().to_vec());
+        // Restoring twice changes nothing.
+        b.restore(a.blocks().to_vec());
+        assert_eq!(b.blocks(), a.blocks());
+        let accounts = |x: &Accounting| {
+            x.ledger()
+                .accounts()
+                .map(|(id, acc)| (id.to_string(), acc.credited))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(accounts(&a), accounts(&b));
+        assert!(b.ledger().check());
+    }
+}

@@ -107,9 +107,9 @@ impl Shared {
 /// A Stratum V1 server for one pool.
 ///
 /// ```no_run
-/// # async fn demo() -> std::io::Result<()> {
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use chiral_pool_core::{identity::Keypair, ids::PoolId};
+/// use chiral_pool_core::{chain::SyntheticChain, identity::Keypair, ids::PoolId};
 /// use chiral_stratum::server::{DiscardShares, ServerConfig, StratumServer};
 /// let pool = PoolId::derive(&Keypair::generate().public(), "demo");
 /// let server = StratumServer::new(

@@ -8,11 +8,13 @@ use std::time::Duration;
 use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::PoolId;
-use chiral_pool_core::pow::{Difficulty, Target};
+use chiral_pool_core::pow::Target;
 use chiral_pool_core::share::{Share, VerifiedShare};
-use chiral_stratum::client::{solve, ClientEvent, StratumClient, Submission};
+use chiral_stratum::client::{ClientEvent, StratumClient, Submission};
 use chiral_stratum::job::JobParams;
-use chiral_stratum::server::{Durable, ServerConfig, ServerStats, ShareSink, StratumServer};
+use chiral_stratum::server::{
+    Durable, ServerConfig, ServerStats, ShareSink, SinkError, StratumServer,
+};
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Network target at difficulty 1: out of reach of test shares.
@@ -21,19 +23,25 @@ pub const HARD_BITS: u32 = 0x1d00ffff;
 pub const EASY: f64 = 1.0 / 1_048_576.0;
 
 /// Collects accepted shares. While `gate` holds a receiver, every share
-/// is made "durable" only once the gate opens (a slow journal).
+/// is made "durable" only once the gate opens (a slow journal); while
+/// `fail` is set, every share fails to be kept (a full disk).
 #[derive(Default)]
 pub struct Collect {
     pub shares: Mutex<Vec<VerifiedShare>>,
     pub gate: Mutex<Option<watch::Receiver<bool>>>,
+    pub fail: Mutex<bool>,
 }
 
 impl ShareSink for Collect {
     fn accepted(&self, _: &Share, verified: &VerifiedShare) -> Durable {
         self.shares.lock().expect("lock").push(verified.clone());
+        if *self.fail.lock().expect("lock") {
+            return Durable::after(async { Err(SinkError::new("no space left on device")) });
+        }
         match self.gate.lock().expect("lock").clone() {
             Some(mut gate) => Durable::after(async move {
                 let _ = gate.wait_for(|open| *open).await;
+                Ok(())
             }),
             None => Durable::now(),
         }
@@ -130,15 +138,11 @@ pub fn mine(
         (Some(bits), Some(mask)) => (job_version & !mask) | (bits & mask),
         _ => job_version,
     };
-    let nonce = solve(
-        job,
-        &session.extranonce1,
-        &en2_bytes,
-        version,
-        &target,
-        0..u32::MAX,
-    )
-    .expect("a share exists");
+    let coinbase = job.coinbase(&session.extranonce1, &en2_bytes);
+    let nonce = job
+        .header(&coinbase, job.template.time, 0, version)
+        .find_nonce(&target, 0..u32::MAX)
+        .expect("a share exists");
     Submission {
         job_id: job.id.clone(),
         extranonce2: en2_bytes,

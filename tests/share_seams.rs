@@ -1,0 +1,285 @@
+//! The seams of a share between acceptance and payout, on the memory
+//! backend: own shares are published on their verdict (no second
+//! verification, so a tip the manager has not seen yet refuses nothing),
+//! unknown tips are "not yet" rather than invalid, standing recovers,
+//! restored shares go back to their own slots, and configuration that
+//! would be silently rounded is refused.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::ids::PoolId;
+use chiral_pool::core::manager::{ManagerConfig, ManagerError, PoolManager};
+use chiral_pool::core::share::ShareValidator;
+use chiral_pool::core::store::ManualClock;
+use chiral_pool::dht::{MemoryNetwork, MemoryStore};
+use common::{ShareFactory, BITS, T0, TIP};
+
+const NEW_TIP: [u8; 32] = [0x77; 32];
+
+fn key(i: u8) -> Keypair {
+    Keypair::from_secret_bytes([i; 32])
+}
+
+fn manager_with(
+    net: &MemoryNetwork,
+    clock: &ManualClock,
+    k: &Keypair,
+    config: ManagerConfig,
+) -> PoolManager<MemoryStore> {
+    PoolManager::new(
+        k.clone(),
+        net.store(k.public()),
+        Arc::new(clock.clone()),
+        config,
+    )
+    .expect("valid manager")
+}
+
+fn manager(net: &MemoryNetwork, clock: &ManualClock, k: &Keypair) -> PoolManager<MemoryStore> {
+    manager_with(net, clock, k, ManagerConfig::new())
+}
+
+fn setup() -> (ManualClock, MemoryNetwork, PoolId) {
+    let clock = ManualClock::new(T0);
+    let net = MemoryNetwork::with_clock(Arc::new(clock.clone()));
+    let pool = PoolId::derive(&key(1).public(), "seams");
+    (clock, net, pool)
+}
+
+/// What a Stratum server's validator would hand over: the share verified
+/// by a validator that knows `tip`.
+fn server_verdict(
+    pool: PoolId,
+    tip: [u8; 32],
+    share: &chiral_pool::core::share::Share,
+) -> chiral_pool::core::share::VerifiedShare {
+    let mut v = ShareValidator::new(pool, ShareFactory::validator_config());
+    v.add_tip(tip, BITS).expect("tip");
+    v.accept(share).expect("valid share")
+}
+
+#[tokio::test]
+async fn a_share_on_a_tip_the_manager_has_not_seen_is_published_on_its_verdict() {
+    let (clock, net, pool) = setup();
+    let publisher = manager(&net, &clock, &key(1));
+    publisher.track_pool(pool, ShareFactory::validator_config());
+    publisher.add_tip(TIP, BITS).expect("tip");
+    let f = ShareFactory::new(pool);
+    // The server already moved to NEW_TIP; the manager has not heard yet.
+    let share = f.share_on(NEW_TIP, "alice", 1);
+    let verified = server_verdict(pool, NEW_TIP, &share);
+    publisher
+        .queue_verified(share.clone(), verified.clone())
+        .await
+        .expect("queued without a second verification");
+    assert_eq!(publisher.flush_shares(&pool).await.expect("flush"), 1);
+
+    // Reading its own batch back costs no verification: the verdict it
+    // published with is kept, although its validator still lacks NEW_TIP.
+    let own = publisher
+        .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!(own.shares, vec![verified.clone()]);
+    assert_eq!((own.rejected, own.pending), (0, 0));
+
+    // A reader verifies it itself, once it knows the tip.
+    let reader = manager(&net, &clock, &key(2));
+    reader.track_pool(pool, ShareFactory::validator_config());
+    reader.add_tip(NEW_TIP, BITS).expect("tip");
+    let page = reader
+        .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!(page.shares, vec![verified]);
+
+    // The old path, validating again against the manager's own tips,
+    // refused exactly this share.
+    let stale = f.share_on(NEW_TIP, "alice", 2);
+    assert!(matches!(
+        publisher.submit_share(stale).await,
+        Err(ManagerError::Share(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_follower_that_learns_a_tip_late_counts_every_share_and_blames_no_one() {
+    let (clock, net, pool) = setup();
+    let publisher = manager(&net, &clock, &key(1));
+    publisher.track_pool(pool, ShareFactory::validator_config());
+    publisher.add_tip(NEW_TIP, BITS).expect("tip");
+    let f = ShareFactory::new(pool);
+    // More than the -10 standing that used to shut a publisher out.
+    for i in 0..25 {
+        publisher
+            .submit_share(f.share_on(NEW_TIP, "alice", i))
+            .await
+            .expect("valid");
+    }
+    publisher.flush_shares(&pool).await.expect("flush");
+
+    let follower = manager(&net, &clock, &key(2));
+    follower.track_pool(pool, ShareFactory::validator_config());
+    follower.add_tip(TIP, BITS).expect("tip");
+    for _ in 0..3 {
+        let behind = follower
+            .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
+            .await
+            .expect("read");
+        assert_eq!(
+            (behind.shares.len(), behind.rejected, behind.pending),
+            (0, 0, 25)
+        );
+    }
+    assert_eq!(follower.standing(&key(1).public()), 0);
+
+    follower.add_tip(NEW_TIP, BITS).expect("tip");
+    let caught_up = follower
+        .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        (
+            caught_up.shares.len(),
+            caught_up.rejected,
+            caught_up.pending
+        ),
+        (25, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn standing_lost_to_invalid_shares_recovers_and_is_not_charged_twice() {
+    let (clock, net, pool) = setup();
+    let config = ManagerConfig {
+        share_slot: Duration::from_secs(60),
+        ..ManagerConfig::new()
+    };
+    let publisher = manager_with(&net, &clock, &key(1), config);
+    // A faulty publisher: it queues shares that claim another payout id
+    // than their coinbase commits to.
+    publisher.track_pool(pool, ShareFactory::validator_config());
+    publisher.add_tip(TIP, BITS).expect("tip");
+    let f = ShareFactory::new(pool);
+    for i in 0..12 {
+        let mut bad = f.share("mallory", i);
+        let verified = server_verdict(pool, TIP, &bad);
+        bad.payout_id = chiral_pool::core::ids::PayoutId::new("thief").expect("id");
+        publisher
+            .queue_verified(bad, verified)
+            .await
+            .expect("queued");
+    }
+    publisher.flush_shares(&pool).await.expect("flush");
+
+    let reader = manager_with(&net, &clock, &key(2), config);
+    reader.track_pool(pool, ShareFactory::validator_config());
+    reader.add_tip(TIP, BITS).expect("tip");
+    let page = reader
+        .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!((page.rejected, page.shares.len()), (12, 0));
+    let after_one_read = reader.standing(&key(1).public());
+    assert_eq!(after_one_read, -12);
+    // Skipped while below the minimum; a second read charges nothing more.
+    let skipped = reader
+        .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!(skipped.publishers, Vec::new());
+    assert_eq!(reader.standing(&key(1).public()), after_one_read);
+
+    // Time gives standing back, one point a slot, up to neutral.
+    clock.advance(60 * 5);
+    assert_eq!(reader.standing(&key(1).public()), after_one_read + 5);
+    clock.advance(60 * 100);
+    assert_eq!(reader.standing(&key(1).public()), 0);
+}
+
+#[tokio::test]
+async fn restored_shares_go_back_to_their_own_slots() {
+    let (clock, net, pool) = setup();
+    // Small slots so that one slot holds fewer shares than were restored.
+    let config = ManagerConfig {
+        share_slot: Duration::from_secs(10),
+        max_batch_shares: 4,
+        max_batches_per_slot: 2,
+        ..ManagerConfig::new()
+    };
+    let per_slot = 4 * 2;
+    let publisher = manager_with(&net, &clock, &key(1), config);
+    publisher.track_pool(pool, ShareFactory::validator_config());
+    let mut shares = Vec::new();
+    for slot in 0..6u64 {
+        let f = ShareFactory::at(pool, T0 - 60 + slot * 10);
+        for i in 0..6 {
+            shares.push(f.share("alice", slot * 100 + i));
+        }
+    }
+    assert!(shares.len() > per_slot);
+    let published = publisher
+        .publish_restored(&pool, shares.clone())
+        .await
+        .expect("published");
+    assert_eq!(published, shares.len());
+
+    let reader = manager_with(&net, &clock, &key(2), config);
+    reader.track_pool(pool, ShareFactory::validator_config());
+    reader.add_tip(TIP, BITS).expect("tip");
+    let page = reader
+        .get_shares_for_pool(&pool, T0 - 70, T0)
+        .await
+        .expect("read");
+    assert_eq!(
+        page.shares.len(),
+        shares.len(),
+        "every restored share is read"
+    );
+}
+
+#[test]
+fn times_that_would_be_rounded_to_whole_seconds_are_refused() {
+    let (clock, net, _) = setup();
+    let k = key(1);
+    for (field, config) in [
+        (
+            "lease_ttl",
+            ManagerConfig {
+                lease_ttl: Duration::from_millis(1_500),
+                ..ManagerConfig::new()
+            },
+        ),
+        (
+            "lease_ttl",
+            ManagerConfig {
+                lease_ttl: Duration::from_millis(300),
+                ..ManagerConfig::new()
+            },
+        ),
+        (
+            "share_slot",
+            ManagerConfig {
+                share_slot: Duration::ZERO,
+                ..ManagerConfig::new()
+            },
+        ),
+    ] {
+        let err = PoolManager::new(
+            k.clone(),
+            net.store(k.public()),
+            Arc::new(clock.clone()),
+            config,
+        )
+        .expect_err("refused");
+        assert!(
+            matches!(err, ManagerError::Config { field: f, .. } if f == field),
+            "{err}"
+        );
+        assert!(err.to_string().contains(field), "{err}");
+    }
+}
