@@ -132,6 +132,25 @@ async fn a_single_node_works_alone() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lone_node_keeps_its_newer_copy_when_given_an_older_one() {
+    let node = KadStore::spawn(KadConfig::new()).await.expect("starts");
+    let owner = Keypair::generate();
+    let (v1, v2) = (
+        pool_record(&owner, "solo", 1),
+        pool_record(&owner, "solo", 2),
+    );
+    let report = node.put(v2.clone()).await.expect("put v2");
+    assert!(report.stored_locally);
+    let report = node.put(v1).await.expect("put v1");
+    assert_eq!(node.get(v2.key()).await.expect("get"), vec![v2.clone()]);
+    assert_eq!((report.stored_locally, report.peers), (false, 0));
+    // The same record again is stored (republished) as before.
+    let report = node.put(v2.clone()).await.expect("put v2 again");
+    assert!(report.stored_locally);
+    assert_eq!(node.get(v2.key()).await.expect("get"), vec![v2]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sets_larger_than_k_list_every_member() {
     // Kademlia answers a provider lookup with at most k = 20 providers;
     // sharded sets must still list all 25 members from every node.

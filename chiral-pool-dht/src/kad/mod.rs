@@ -203,6 +203,17 @@ impl KadStore {
 
 #[async_trait]
 impl RecordStore for KadStore {
+    /// Verifies `record`, stores it locally and puts it to the closest
+    /// peers.
+    ///
+    /// A record that loses [`select_best`](chiral_pool_core::record::select_best)
+    /// to the node's unexpired local copy under the same key (an older
+    /// sequence number of the same publisher, or a losing coordinator
+    /// claim) is neither stored nor published: the put returns `Ok` with
+    /// `stored_locally: false` and `peers: 0`, because the store holds the
+    /// better record, which is no failure. Putting the very record held
+    /// publishes it again. A record that does not verify is
+    /// [`StoreError::Rejected`].
     async fn put(&self, record: SignedRecord) -> Result<PutReport, StoreError> {
         self.call(|reply| Command::Put { record, reply }).await?
     }

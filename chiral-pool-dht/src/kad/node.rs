@@ -363,6 +363,19 @@ impl Node {
                     let _ = reply.send(Err(StoreError::Rejected(e)));
                     return;
                 }
+                // The same selection as for inbound records: an older
+                // version (or a losing lease claim) must not replace the
+                // local copy, nor be published over it.
+                if let Some(local) = self.local_copy(&record, now) {
+                    if local != record && select_best([&local, &record], now) == Some(&local) {
+                        debug!(key = %record.key(), "put not stored: the local copy wins");
+                        let _ = reply.send(Ok(PutReport {
+                            stored_locally: false,
+                            peers: 0,
+                        }));
+                        return;
+                    }
+                }
                 let kad_record = to_kad_record(&record, now);
                 if self.own_records.len() < self.config.max_records {
                     self.own_records
@@ -540,17 +553,21 @@ impl Node {
         }
     }
 
-    /// Stores a verified inbound record unless the local copy wins selection.
-    fn store_if_better(&mut self, incoming: SignedRecord, mut record: kad::Record, now: u64) {
+    /// The unexpired local copy under `record`'s key, if any.
+    fn local_copy(&mut self, record: &SignedRecord, now: u64) -> Option<SignedRecord> {
         // Everything in the local store was verified on its way in (inbound
         // filter, own puts, reload from disk): decoding it is enough.
-        let existing = self
-            .kad()
+        let key = kad::RecordKey::new(&record.key().as_bytes());
+        self.kad()
             .store_mut()
-            .get(&record.key)
+            .get(&key)
             .and_then(|r| SignedRecord::from_bytes(&r.value).ok())
-            .filter(|r| r.expires_at() > now);
-        if let Some(existing) = existing {
+            .filter(|r| r.expires_at() > now)
+    }
+
+    /// Stores a verified inbound record unless the local copy wins selection.
+    fn store_if_better(&mut self, incoming: SignedRecord, mut record: kad::Record, now: u64) {
+        if let Some(existing) = self.local_copy(&incoming, now) {
             if select_best([&existing, &incoming], now) == Some(&existing) {
                 return;
             }
