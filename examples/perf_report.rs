@@ -590,7 +590,8 @@ async fn stratum_figures(figs: &mut Vec<Figure>, single_core_validation: Option<
     let mut config = ServerConfig::new(pool);
     // Every hash meets the share target: each submit is a valid share
     // that the server fully rebuilds and validates.
-    config.initial_difficulty = 1.0 / 4_294_967_296.0;
+    // The easiest difficulty there is: one fixed-point unit.
+    config.initial_difficulty = Difficulty::from_raw(1).as_f64();
     config.vardiff.min_difficulty = config.initial_difficulty;
     config.vardiff.retarget_secs = 1e9;
     // Keep the difficulty fixed: no retargets, no extra jobs.

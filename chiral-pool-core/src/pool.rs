@@ -177,7 +177,7 @@ impl PoolAnnouncement {
             description: String::new(),
             fee: FeeBps::ZERO,
             scheme: PayoutScheme::Pplns {
-                window_bps: 20_000,
+                window_bps: crate::payout::DEFAULT_WINDOW_BPS,
                 normalize_by_network: true,
             },
             min_payout: 0,

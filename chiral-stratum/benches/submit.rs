@@ -80,7 +80,8 @@ fn server_config() -> ServerConfig {
     let pool = PoolId::derive(&Keypair::from_secret_bytes([3; 32]).public(), "bench");
     let mut config = ServerConfig::new(pool);
     // Every hash meets the target: each submit is a valid share.
-    config.initial_difficulty = 1.0 / 4_294_967_296.0;
+    // The easiest difficulty there is: one fixed-point unit.
+    config.initial_difficulty = Difficulty::from_raw(1).as_f64();
     config.vardiff.min_difficulty = config.initial_difficulty;
     config.vardiff.max_difficulty = config.initial_difficulty;
     config.vardiff.retarget_secs = 1e9;

@@ -68,12 +68,52 @@ pub enum ClientError {
     /// No reply in time.
     #[error("request timed out")]
     Timeout,
-    /// The server answered with an error code.
-    #[error("server error {0}")]
-    Server(i64),
+    /// The server answered with an error.
+    #[error("server error: {0}")]
+    Server(ServerError),
     /// The server's reply has the wrong shape.
     #[error("unexpected reply: {0}")]
     Protocol(String),
+}
+
+/// An error a server answered with: `[code, message, data]`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code} {message}")]
+pub struct ServerError {
+    /// The numeric code (20 to 25 by convention; servers may send others).
+    pub code: i64,
+    /// The server's message, cut to [`MAX_ERROR_MESSAGE`] characters.
+    pub message: String,
+}
+
+/// Longest error message kept from a server.
+pub const MAX_ERROR_MESSAGE: usize = 256;
+
+impl ServerError {
+    /// The conventional code, if it is one.
+    pub fn kind(&self) -> Option<ErrorCode> {
+        ErrorCode::from_code(self.code)
+    }
+
+    fn from_value(error: &Value) -> Self {
+        let code = ErrorCode::from_value(error).unwrap_or(ErrorCode::Other.code());
+        let message = error
+            .get(1)
+            .or_else(|| error.get("message"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .chars()
+            .take(MAX_ERROR_MESSAGE)
+            .collect();
+        ServerError { code, message }
+    }
+
+    fn of(kind: ErrorCode) -> Self {
+        ServerError {
+            code: kind.code(),
+            message: kind.message().to_owned(),
+        }
+    }
 }
 
 /// Something the server pushed.
@@ -304,7 +344,9 @@ impl StratumClient {
             )
             .await?;
         if ok != Value::Bool(true) {
-            return Err(ClientError::Server(ErrorCode::Unauthorized.code()));
+            return Err(ClientError::Server(ServerError::of(
+                ErrorCode::Unauthorized,
+            )));
         }
         Ok(())
     }
@@ -352,9 +394,7 @@ impl StratumClient {
             }
         };
         if !error.is_null() {
-            return Err(ClientError::Server(
-                ErrorCode::from_value(&error).unwrap_or(ErrorCode::Other.code()),
-            ));
+            return Err(ClientError::Server(ServerError::from_value(&error)));
         }
         Ok(result)
     }

@@ -34,6 +34,20 @@ impl ErrorCode {
         self as i64
     }
 
+    /// The code's variant, if it is a conventional one.
+    pub fn from_code(code: i64) -> Option<Self> {
+        [
+            ErrorCode::Other,
+            ErrorCode::JobNotFound,
+            ErrorCode::Duplicate,
+            ErrorCode::LowDifficulty,
+            ErrorCode::Unauthorized,
+            ErrorCode::NotSubscribed,
+        ]
+        .into_iter()
+        .find(|c| c.code() == code)
+    }
+
     /// The conventional message.
     pub fn message(self) -> &'static str {
         match self {

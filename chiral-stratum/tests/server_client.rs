@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chiral_stratum::client::{ClientConfig, ClientError, ClientEvent, StratumClient, Submission};
 use chiral_stratum::server::RejectReason;
+use chiral_stratum::wire::ErrorCode;
 use common::{mine, next_job, TestServer, EASY, HARD_BITS};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -33,7 +34,7 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
     client.submit(&share).await.expect("accepted");
     assert!(matches!(
         client.submit(&share).await,
-        Err(ClientError::Server(22))
+        Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::Duplicate)
     ));
 
     let stale = Submission {
@@ -42,7 +43,7 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
     };
     assert!(matches!(
         client.submit(&stale).await,
-        Err(ClientError::Server(21))
+        Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::JobNotFound)
     ));
 
     // A nonce that misses the target.
@@ -58,7 +59,7 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
     }
     assert!(matches!(
         client.submit(&low).await,
-        Err(ClientError::Server(23))
+        Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::LowDifficulty)
     ));
 
     // A worker this connection never authorized.
@@ -74,7 +75,9 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
             ]),
         )
         .await;
-    assert!(matches!(other, Err(ClientError::Server(24))));
+    assert!(
+        matches!(other, Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::Unauthorized))
+    );
 
     // Malformed params and a bad extranonce2 length.
     let bad = client
@@ -83,7 +86,7 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
             serde_json::json!(["alice.rig1", job.id, "00"]),
         )
         .await;
-    assert!(matches!(bad, Err(ClientError::Server(20))));
+    assert!(matches!(bad, Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::Other)));
 
     // Version bits without negotiated rolling are outside the (empty) mask.
     let rolled = Submission {
@@ -92,7 +95,7 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
     };
     assert!(matches!(
         client.submit(&rolled).await,
-        Err(ClientError::Server(20))
+        Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::Other)
     ));
 
     // Unknown methods get an error, and the connection lives on.
@@ -100,7 +103,7 @@ async fn shares_are_accepted_and_every_rejection_has_its_code() {
         client
             .request("mining.teleport", serde_json::json!([]))
             .await,
-        Err(ClientError::Server(20))
+        Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::Other)
     ));
     client
         .submit(&mine(&client, &job, diff, 5, None))
@@ -145,7 +148,7 @@ async fn version_rolling_is_negotiated_and_enforced() {
     };
     assert!(matches!(
         client.submit(&outside).await,
-        Err(ClientError::Server(20))
+        Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::Other)
     ));
     server.shutdown().await;
 }
@@ -182,7 +185,7 @@ async fn a_block_moves_the_tip_and_clean_jobs_follow_then_shutdown_says_reconnec
     let late = mine(&client, &job, diff, 2, None);
     assert!(matches!(
         client.submit(&late).await,
-        Err(ClientError::Server(21))
+        Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::JobNotFound)
     ));
     server.shutdown().await;
     // Jobs for the second block may come first; the last word is reconnect.
@@ -296,7 +299,7 @@ async fn a_share_the_sink_could_not_keep_is_an_error_reply() {
     let job = next_job(&mut events, &mut diff).await;
     let lost = client.submit(&mine(&client, &job, diff, 1, None)).await;
     assert!(
-        matches!(lost, Err(ClientError::Server(20))),
+        matches!(lost, Err(ClientError::Server(ref e)) if e.kind() == Some(ErrorCode::Other)),
         "a share that was not kept was confirmed: {lost:?}"
     );
     assert_eq!(server.stats.accepted.load(Ordering::Relaxed), 0);

@@ -15,9 +15,7 @@ use libp2p::multiaddr::Protocol;
 
 use super::journal::JournalError;
 
-/// PPLNS window of a node's pool when none is announced: twice the
-/// network difficulty, in basis points.
-pub const DEFAULT_WINDOW_BPS: u32 = 20_000;
+pub use chiral_pool_core::payout::DEFAULT_WINDOW_BPS;
 
 /// Accepted shares that may wait for publication; past it the Stratum
 /// replies wait (backpressure), they are never dropped.

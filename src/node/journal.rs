@@ -307,14 +307,13 @@ impl ShareJournal {
         let txn = self.db.begin_write().map_err(db_err)?;
         {
             let mut table = txn.open_table(BLOCKS).map_err(db_err)?;
-            let mut next = table
+            let first = table
                 .last()
                 .map_err(db_err)?
                 .map_or(0, |(k, _)| k.value() + 1);
-            for block in blocks {
+            for (index, block) in (first..).zip(blocks) {
                 let bytes = codec::encode(block)?;
-                table.insert(next, bytes.as_slice()).map_err(db_err)?;
-                next += 1;
+                table.insert(index, bytes.as_slice()).map_err(db_err)?;
             }
         }
         txn.commit().map_err(db_err)

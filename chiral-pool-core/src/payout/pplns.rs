@@ -16,6 +16,10 @@ use crate::pow::Difficulty;
 /// about 2^22.
 pub const NORMALIZED_ONE: u128 = 1 << 96;
 
+/// The PPLNS window a pool gets unless it says otherwise: twice the
+/// network difficulty, in basis points (the "N = 2" of the literature).
+pub const DEFAULT_WINDOW_BPS: u32 = 20_000;
+
 /// How PPLNS weighs shares and sizes its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PplnsConfig {

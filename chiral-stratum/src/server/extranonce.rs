@@ -7,13 +7,15 @@ use std::sync::{Mutex, MutexGuard};
 /// Most remembered session ids for resume.
 const MAX_RESUMABLE: usize = 65_536;
 
+/// Resumable sessions: id -> extranonce1, with insertion order for
+/// eviction.
+type Resumable = (HashMap<String, [u8; 4]>, VecDeque<String>);
+
 /// The extranonce1 values in use and the sessions that may be resumed.
 pub(crate) struct Extranonces {
     next: Mutex<u32>,
     in_use: Mutex<HashSet<[u8; 4]>>,
-    /// Resumable sessions: id -> extranonce1, with insertion order for
-    /// eviction.
-    resumable: Mutex<(HashMap<String, [u8; 4]>, VecDeque<String>)>,
+    resumable: Mutex<Resumable>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
