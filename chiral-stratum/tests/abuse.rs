@@ -132,8 +132,9 @@ async fn honest_miners_are_unharmed_by_hostile_connections() {
     );
     assert!(stats.disconnected_for_abuse.load(Ordering::Relaxed) >= 20);
     // 64 KiB lines and floods never buffer without bound: the whole test
-    // (server, 100 clients, 40 attackers) grows by less than 64 MiB.
+    // (server, 100 clients, 40 attackers) grew by 8.4 to 9.4 MiB over four
+    // runs; the bound is about twice that.
     let grown = rss::rss_kib().saturating_sub(rss_before);
-    assert!(grown < 64 * 1024, "memory grew by {grown} KiB");
+    assert!(grown < 20 * 1024, "memory grew by {grown} KiB");
     server.shutdown().await;
 }
