@@ -7,7 +7,8 @@ use std::time::Duration;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::record::{RecordKey, SignedRecord};
 use chiral_pool_core::store::RecordStore;
-use chiral_pool_dht::{KadConfig, KadStore};
+use chiral_pool_dht::kad::{ListenError, StorageError};
+use chiral_pool_dht::{KadConfig, KadError, KadStore};
 use common::{network, now, pool_record};
 use rand::{Rng, SeedableRng};
 
@@ -200,5 +201,57 @@ async fn records_survive_a_restart_with_the_same_data_dir() {
         .expect("restarts on the same data dir at once");
     assert_eq!(node.get(record.key()).await.expect("get"), vec![record]);
     node.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The errors behind `error`, outermost first.
+fn causes<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> Vec<&'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |e| e.source()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn start_errors_keep_their_cause() {
+    // A listen address not on this machine (TEST-NET-1): the OS error is
+    // kept as the source, and shown.
+    let mut elsewhere = KadConfig::new();
+    elsewhere.listen = "/ip4/192.0.2.1/tcp/0".parse().expect("address");
+    let error = KadStore::spawn(elsewhere).await.expect_err("cannot bind");
+    assert!(matches!(error, KadError::Listen { .. }), "{error:?}");
+    let chain = causes(&error);
+    assert!(chain.iter().any(|e| e.is::<ListenError>()), "{error:?}");
+    let io = chain
+        .iter()
+        .find_map(|e| e.downcast_ref::<std::io::Error>())
+        .expect("an io error in the chain");
+    assert!(error.to_string().ends_with(&io.to_string()), "{error}");
+
+    // A data directory that is a file.
+    let file = std::env::temp_dir().join(format!("chiral-not-a-dir-{}", rand::random::<u64>()));
+    std::fs::write(&file, b"x").expect("temp file");
+    let mut config = KadConfig::new();
+    config.data_dir = Some(file.clone());
+    let error = KadStore::spawn(config).await.expect_err("not a directory");
+    assert!(matches!(error, KadError::DataDir { .. }), "{error}");
+    assert!(causes(&error).iter().any(|e| e.is::<std::io::Error>()));
+    let _ = std::fs::remove_file(&file);
+
+    // A data directory another running node holds: the database's error.
+    let dir = std::env::temp_dir().join(format!("chiral-held-{}", rand::random::<u64>()));
+    let config = || {
+        let mut c = KadConfig::new();
+        c.data_dir = Some(dir.clone());
+        c
+    };
+    let holder = KadStore::spawn(config()).await.expect("starts");
+    let error = KadStore::spawn(config()).await.expect_err("database held");
+    assert!(matches!(error, KadError::Storage(_)), "{error}");
+    assert!(causes(&error).iter().any(|e| e.is::<StorageError>()));
+    assert!(
+        causes(&error).len() >= 3,
+        "the database error is kept: {error}"
+    );
+    holder.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

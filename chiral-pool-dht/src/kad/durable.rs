@@ -23,7 +23,7 @@ const RECORDS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("kad_records
 /// A failure of the embedded database.
 #[derive(Debug, thiserror::Error)]
 #[error("record storage: {0}")]
-pub struct StorageError(Box<redb::Error>);
+pub struct StorageError(#[source] Box<redb::Error>);
 
 fn storage<E: Into<redb::Error>>(e: E) -> StorageError {
     StorageError(Box::new(e.into()))

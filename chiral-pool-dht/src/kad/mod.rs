@@ -8,12 +8,14 @@
 
 mod config;
 mod durable;
+mod error;
 mod node;
 mod record;
 mod strikes;
 
 pub use config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 pub use durable::{DurableKadStore, StorageError};
+pub use error::{KadError, ListenError};
 pub use libp2p::{Multiaddr, PeerId};
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,29 +29,6 @@ use chiral_pool_core::store::{PutReport, RecordStore, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use node::{Command, Node};
-
-/// Errors starting a Kademlia node.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KadError {
-    /// The transport could not be built.
-    #[error("transport: {0}")]
-    Transport(String),
-    /// The listen address could not be bound.
-    #[error("listen on {addr}: {reason}")]
-    Listen {
-        /// The address.
-        addr: Multiaddr,
-        /// Why.
-        reason: String,
-    },
-    /// The durable record store could not be opened.
-    #[error("record storage: {0}")]
-    Storage(String),
-    /// A bootstrap address lacks `/p2p/<peer id>`.
-    #[error("bootstrap address {0} has no /p2p/<peer id>")]
-    BootstrapAddress(Multiaddr),
-}
 
 /// Counters of one node, readable at any time.
 #[derive(Debug, Default)]

@@ -24,7 +24,7 @@ use super::config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 use super::durable::DurableKadStore;
 use super::record::{expiry_instant, to_kad_record, verify_kad_record, Fault, InvalidRecord};
 use super::strikes::{Strike, StrikeBook};
-use super::{KadError, NodeStats};
+use super::{KadError, ListenError, NodeStats};
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -89,6 +89,8 @@ struct ProvidersGroup {
     reply: Reply<Vec<PublicKey>>,
 }
 
+/// How long the node may take to report its listen address.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often expired records are purged from the local store.
 const PURGE_INTERVAL: Duration = Duration::from_secs(30);
 /// Longest small-table bootstrap wait, as a multiple of the configured one.
@@ -123,7 +125,7 @@ impl Node {
         stats: Arc<NodeStats>,
     ) -> Result<(Node, PeerId, Vec<Multiaddr>), KadError> {
         let identity = libp2p::identity::Keypair::ed25519_from_bytes(config.keypair.secret_bytes())
-            .map_err(|e| KadError::Transport(e.to_string()))?;
+            .map_err(KadError::Key)?;
         let peer_id = identity.public().to_peer_id();
         let mut kad_config = kad::Config::new(KAD_PROTOCOL);
         kad_config
@@ -141,14 +143,16 @@ impl Node {
         };
         let store = match &config.data_dir {
             Some(dir) => {
-                std::fs::create_dir_all(dir).map_err(|e| KadError::Storage(e.to_string()))?;
+                std::fs::create_dir_all(dir).map_err(|source| KadError::DataDir {
+                    path: dir.clone(),
+                    source,
+                })?;
                 DurableKadStore::open(
                     &dir.join("records.redb"),
                     peer_id,
                     store_config,
                     config.clock.now(),
-                )
-                .map_err(|e| KadError::Storage(e.to_string()))?
+                )?
             }
             None => DurableKadStore::in_memory(peer_id, store_config),
         };
@@ -160,7 +164,7 @@ impl Node {
                 noise::Config::new,
                 yamux::Config::default,
             )
-            .map_err(|e| KadError::Transport(e.to_string()))?
+            .map_err(KadError::Transport)?
             .with_behaviour(|key| {
                 let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
                 // Loopback and private addresses are never confirmed as
@@ -175,7 +179,8 @@ impl Node {
                     )),
                 }
             })
-            .map_err(|e| KadError::Transport(e.to_string()))?
+            // The constructor cannot fail: its error type is `Infallible`.
+            .unwrap_or_else(|never| match never {})
             .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
             .build();
 
@@ -183,31 +188,24 @@ impl Node {
             .listen_on(config.listen.clone())
             .map_err(|e| KadError::Listen {
                 addr: config.listen.clone(),
-                reason: e.to_string(),
+                source: e.into(),
             })?;
         let listen = loop {
-            match tokio::time::timeout(Duration::from_secs(10), swarm.select_next_some()).await {
+            let failed = match tokio::time::timeout(LISTEN_TIMEOUT, swarm.select_next_some()).await
+            {
                 Ok(SwarmEvent::NewListenAddr { address, .. }) => break vec![address],
-                Ok(SwarmEvent::ListenerError { error, .. }) => {
-                    return Err(KadError::Listen {
-                        addr: config.listen.clone(),
-                        reason: error.to_string(),
-                    })
-                }
-                Ok(SwarmEvent::ListenerClosed { reason, .. }) => {
-                    return Err(KadError::Listen {
-                        addr: config.listen.clone(),
-                        reason: format!("{reason:?}"),
-                    })
-                }
+                Ok(SwarmEvent::ListenerError { error, .. }) => ListenError::Io(error),
+                Ok(SwarmEvent::ListenerClosed { reason, .. }) => match reason {
+                    Err(error) => ListenError::Io(error),
+                    Ok(()) => ListenError::Closed,
+                },
                 Ok(_) => continue,
-                Err(_) => {
-                    return Err(KadError::Listen {
-                        addr: config.listen.clone(),
-                        reason: "no listen address within 10 s".into(),
-                    })
-                }
-            }
+                Err(_) => ListenError::Timeout(LISTEN_TIMEOUT),
+            };
+            return Err(KadError::Listen {
+                addr: config.listen.clone(),
+                source: failed,
+            });
         };
 
         // Provider records carry the provider's external addresses; with
