@@ -92,7 +92,7 @@ async fn survivors_agree_on_one_coordinator_across_a_skewed_expiry() {
             let _ = m.find_coordinator(&pool).await.expect("find");
         }
         for (i, s) in stores.iter().enumerate().skip(1) {
-            let banned = s.stats().snapshot().2;
+            let banned = s.stats().snapshot().peers_banned;
             assert_eq!(banned, 0, "node {i} banned a peer; statuses {statuses:?}");
         }
     }
@@ -112,6 +112,9 @@ async fn survivors_agree_on_one_coordinator_across_a_skewed_expiry() {
         );
     }
     // The survivors did read stale copies of the lease (and dropped them).
-    let rejected: u64 = stores[1..].iter().map(|s| s.stats().snapshot().1).sum();
+    let rejected: u64 = stores[1..]
+        .iter()
+        .map(|s| s.stats().snapshot().records_rejected)
+        .sum();
     assert!(rejected > 0, "no stale lease was read");
 }

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chiral_pool_core::codec;
@@ -172,8 +171,14 @@ async fn forged_records_are_never_stored_or_returned() {
         let got = node.get(genuine.key()).await.expect("get");
         assert_eq!(got, vec![genuine.clone()], "only the genuine record");
     }
-    let rejected: u64 = nodes.iter().map(|n| n.stats().snapshot().1).sum();
-    let banned: u64 = nodes.iter().map(|n| n.stats().snapshot().2).sum();
+    let rejected: u64 = nodes
+        .iter()
+        .map(|n| n.stats().snapshot().records_rejected)
+        .sum();
+    let banned: u64 = nodes
+        .iter()
+        .map(|n| n.stats().snapshot().peers_banned)
+        .sum();
     assert!(rejected >= 3, "rejected {rejected}");
     assert!(banned >= 1, "banned {banned}");
 }
@@ -221,7 +226,7 @@ async fn stale_records_cost_their_sender_nothing_but_forgeries_still_ban() {
         .map(|_| forge(&directory(&Keypair::generate(), 1, t + 3600)))
         .collect();
     push_from_raw_node(&node, &forged).await;
-    assert_eq!(stats.peers_banned.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.snapshot().peers_banned, 1);
 
     // Stale records, more than `max_invalid_records` of them: expired
     // moments ago, and expiring 10 s past the 48 h bound (a sender whose
@@ -231,7 +236,7 @@ async fn stale_records_cost_their_sender_nothing_but_forgeries_still_ban() {
         .collect();
     stale.extend((0..2).map(|_| directory(&Keypair::generate(), 1, t + MAX_TTL_SECS + 10)));
     push_from_raw_node(&node, &stale).await;
-    assert_eq!(stats.peers_banned.load(Ordering::Relaxed), 1, "no new ban");
+    assert_eq!(stats.snapshot().peers_banned, 1, "no new ban");
     // Lookups fetch the stale copies from the raw node again, once the
     // node has it in its routing table.
     tokio::time::timeout(Duration::from_secs(10), node.wait_for_peers(1))
@@ -240,9 +245,9 @@ async fn stale_records_cost_their_sender_nothing_but_forgeries_still_ban() {
     for r in &stale {
         assert_eq!(node.get(r.key()).await.expect("get"), vec![]);
     }
-    assert_eq!(stats.peers_banned.load(Ordering::Relaxed), 1, "no new ban");
+    assert_eq!(stats.snapshot().peers_banned, 1, "no new ban");
     assert_eq!(node.peer_count(), 1, "the stale sender stays a peer");
     // Every copy was still dropped: 3 forged, 6 stale pushed, 6 fetched.
-    let rejected = stats.records_rejected.load(Ordering::Relaxed);
+    let rejected = stats.snapshot().records_rejected;
     assert!(rejected >= 15, "rejected {rejected}");
 }

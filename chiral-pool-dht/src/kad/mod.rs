@@ -11,14 +11,15 @@ mod durable;
 mod error;
 mod node;
 mod record;
+mod stats;
 mod strikes;
 
 pub use config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 pub use durable::{DurableKadStore, StorageError};
 pub use error::{KadError, ListenError};
 pub use libp2p::{Multiaddr, PeerId};
+pub use stats::{NodeStats, NodeStatsSnapshot};
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,28 +30,6 @@ use chiral_pool_core::store::{PutReport, RecordStore, StoreError};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use node::{Command, Node};
-
-/// Counters of one node, readable at any time.
-#[derive(Debug, Default)]
-pub struct NodeStats {
-    /// Inbound records verified and stored.
-    pub records_accepted: AtomicU64,
-    /// Inbound or fetched records that failed verification and were dropped.
-    pub records_rejected: AtomicU64,
-    /// Peers disconnected for sending invalid records.
-    pub peers_banned: AtomicU64,
-}
-
-impl NodeStats {
-    /// (accepted, rejected, banned) now.
-    pub fn snapshot(&self) -> (u64, u64, u64) {
-        (
-            self.records_accepted.load(Ordering::Relaxed),
-            self.records_rejected.load(Ordering::Relaxed),
-            self.peers_banned.load(Ordering::Relaxed),
-        )
-    }
-}
 
 /// A [`RecordStore`] on libp2p Kademlia.
 ///
