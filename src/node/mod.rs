@@ -35,6 +35,7 @@ use chiral_pool_dht::{KadConfig, KadStore};
 use chiral_stratum::server::{ServerConfig, ServerStats, StratumServer};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
+use tracing::warn;
 
 /// Live counters of a node.
 #[derive(Debug, Default)]
@@ -193,10 +194,15 @@ impl PoolNode {
                     .shares_pruned
                     .store(pruned, std::sync::atomic::Ordering::Relaxed);
                 let shares = j.shares_since(since)?;
-                let replayed = manager.publish_restored(&id, shares).await?;
+                let journaled = shares.len();
+                // What a failed put leaves unpublished stays queued and
+                // goes out with the publisher's next flush.
+                if let Err(e) = manager.publish_restored(&id, shares).await {
+                    warn!(error = %e, journaled, "journaled shares not all published yet; queued");
+                }
                 counters
                     .shares_replayed
-                    .store(replayed as u64, std::sync::atomic::Ordering::Relaxed);
+                    .store(journaled as u64, std::sync::atomic::Ordering::Relaxed);
             }
             writer = match &journal {
                 Some(j) => Some(j.writer(config.publish_queue)?),
