@@ -4,11 +4,9 @@
 //! is measured as the floor of the `RecordStore` calls themselves.
 #![allow(missing_docs)]
 
-#[path = "support/raw_kad.rs"]
-mod raw_kad;
-
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use chiral_bench_support::raw_kad::RawKad;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::pool::PoolAnnouncement;
 use chiral_pool_core::record::SignedRecord;
@@ -16,7 +14,6 @@ use chiral_pool_core::store::RecordStore;
 use chiral_pool_dht::{KadConfig, KadStore, MemoryStore};
 use criterion::{criterion_group, criterion_main, Criterion};
 use libp2p::kad;
-use raw_kad::RawKad;
 
 const NODES: usize = 12;
 

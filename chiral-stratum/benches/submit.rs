@@ -4,9 +4,6 @@
 //! `serde_json`, all measured in the same run.
 #![allow(missing_docs)]
 
-#[path = "support/echo.rs"]
-mod echo;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -107,7 +104,7 @@ fn roundtrip(c: &mut Criterion) {
             .await
             .expect("bind");
         let echo_addr = echo_listener.local_addr().expect("addr");
-        tokio::spawn(echo::echo_server(echo_listener));
+        tokio::spawn(chiral_bench_support::echo::echo_server(echo_listener));
         (Miner::connect(addr).await, Miner::connect(echo_addr).await)
     });
     let mut g = c.benchmark_group("submit_roundtrip");

@@ -3,8 +3,6 @@
 //! lose no accepted share and see no error; hostile ones are cut off.
 
 mod common;
-#[path = "../benches/support/rss.rs"]
-mod rss;
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -35,7 +33,7 @@ async fn closed_by_server(mut s: TcpStream) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn honest_miners_are_unharmed_by_hostile_connections() {
-    let rss_before = rss::rss_kib();
+    let rss_before = chiral_bench_support::rss::rss_kib();
     let mut server = TestServer::start(HARD_BITS, |c| {
         c.handshake_timeout = Duration::from_millis(500);
         // Everyone is on loopback: never ban the address, only cut the connection.
@@ -134,7 +132,7 @@ async fn honest_miners_are_unharmed_by_hostile_connections() {
     // 64 KiB lines and floods never buffer without bound: the whole test
     // (server, 100 clients, 40 attackers) grew by 8.4 to 9.4 MiB over four
     // runs; the bound is about twice that.
-    let grown = rss::rss_kib().saturating_sub(rss_before);
+    let grown = chiral_bench_support::rss::rss_kib().saturating_sub(rss_before);
     assert!(grown < 20 * 1024, "memory grew by {grown} KiB");
     server.shutdown().await;
 }

@@ -1,7 +1,17 @@
 //! A 50-node DHT: our store against raw libp2p Kademlia.
 
-#[allow(unused_imports)]
-use super::*;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chiral_bench_support::raw_kad::RawKad;
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::manager::{ManagerConfig, PoolManager};
+use chiral_pool::core::pool::PoolAnnouncement;
+use chiral_pool::core::record::SignedRecord;
+use chiral_pool::core::store::{RecordStore, SystemClock};
+use chiral_pool::dht::{KadConfig, KadStore};
+
+use super::{percentile, Figure};
 
 pub async fn dht_figures(figs: &mut Vec<Figure>, quick: bool) {
     let n = 50;

@@ -9,33 +9,9 @@
 //! its scenarios (rate 0 is closed loop).
 
 use std::collections::BTreeMap;
-use std::hint::black_box;
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use chiral_pool::core::chain::SyntheticChain;
-use chiral_pool::core::identity::Keypair;
-use chiral_pool::core::ids::{PayoutId, PoolId};
-use chiral_pool::core::manager::{ManagerConfig, PoolManager};
-use chiral_pool::core::payout::{rescan_weights, split, PplnsWindow, RewardCuts};
-use chiral_pool::core::pool::PoolAnnouncement;
-use chiral_pool::core::pow::{merkle_root_from_branch, sha256d, Difficulty, Target};
-use chiral_pool::core::record::SignedRecord;
-use chiral_pool::core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
-use chiral_pool::core::store::{RecordStore, SystemClock};
-use chiral_pool::dht::{KadConfig, KadStore};
-use chiral_pool::stratum::server::{DiscardShares, ServerConfig, StratumServer};
 use clap::Parser;
-#[path = "../../chiral-stratum/benches/support/echo.rs"]
-mod echo;
-#[path = "../../chiral-pool-dht/benches/support/raw_kad.rs"]
-mod raw_kad;
-#[path = "../../chiral-stratum/benches/support/rss.rs"]
-mod rss;
-use raw_kad::RawKad;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
 mod dht;
 mod journal;

@@ -1,7 +1,12 @@
 //! Payout math: PPLNS add and settle, the split, against naive versions.
 
-#[allow(unused_imports)]
-use super::*;
+use std::hint::black_box;
+use std::time::Instant;
+
+use chiral_pool::core::ids::PayoutId;
+use chiral_pool::core::payout::{rescan_weights, split, PplnsWindow, RewardCuts};
+
+use super::{median, paired, Figure};
 
 pub fn payout_figures(figs: &mut Vec<Figure>, quick: bool) {
     let ids: Vec<PayoutId> = (0..1000)

@@ -1,7 +1,13 @@
 //! Signed records: decode and verify against a raw ed25519 verify.
 
-#[allow(unused_imports)]
-use super::*;
+use std::hint::black_box;
+use std::time::Instant;
+
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::pool::PoolAnnouncement;
+use chiral_pool::core::record::SignedRecord;
+
+use super::{paired, Figure};
 
 pub fn record_figures(figs: &mut Vec<Figure>, quick: bool) {
     let kp = Keypair::from_secret_bytes([7; 32]);

@@ -1,7 +1,14 @@
 //! Share validation against bare hashing of the same proofs.
 
-#[allow(unused_imports)]
-use super::*;
+use std::hint::black_box;
+use std::time::Instant;
+
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::ids::{PayoutId, PoolId};
+use chiral_pool::core::pow::{merkle_root_from_branch, sha256d, Difficulty, Target};
+use chiral_pool::core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
+
+use super::{paired, Figure};
 
 pub const BITS: u32 = 0x1d00ffff;
 pub const TIP: [u8; 32] = [0x22; 32];

@@ -1,9 +1,21 @@
 //! The Stratum server under load from a child process, against a canned-reply
 //! line server on the same runtime and loopback.
 
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chiral_bench_support::{echo, rss};
+use chiral_pool::core::chain::SyntheticChain;
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::ids::PoolId;
+use chiral_pool::core::pow::Difficulty;
+use chiral_pool::stratum::server::{DiscardShares, ServerConfig, StratumServer};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+
 use super::shares::BITS;
-#[allow(unused_imports)]
-use super::*;
+use super::{percentile, Figure};
 
 /// The load client (child process): opens connections, reports when they
 /// are all subscribed and authorized, waits for "go", submits for the given

@@ -1,5 +1,6 @@
 //! Configuration of a Kademlia node.
 
+use std::net::Ipv4Addr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::record::MAX_RECORD_BYTES;
 use chiral_pool_core::store::{SharedClock, SystemClock};
+use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, StreamProtocol};
 
 /// The Kademlia protocol name of chiral-pool: our own, so chiral nodes never
@@ -103,17 +105,21 @@ pub struct KadConfig {
     pub clock: SharedClock,
 }
 
+/// Kademlia's k, the replicas of each record (checked at compile time).
+const DEFAULT_REPLICATION: NonZeroUsize = match NonZeroUsize::new(20) {
+    Some(k) => k,
+    None => panic!("k is above zero"),
+};
+
 impl KadConfig {
     /// Defaults with a fresh random key.
     pub fn new() -> Self {
         KadConfig {
             keypair: Keypair::generate(),
-            listen: "/ip4/127.0.0.1/tcp/0"
-                .parse()
-                .unwrap_or_else(|_| Multiaddr::empty()),
+            listen: Multiaddr::from(Ipv4Addr::LOCALHOST).with(Protocol::Tcp(0)),
             external_addresses: Vec::new(),
             bootstrap: Vec::new(),
-            replication_factor: NonZeroUsize::new(20).unwrap_or(NonZeroUsize::MIN),
+            replication_factor: DEFAULT_REPLICATION,
             query_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(15),
             max_records: 65_536,

@@ -4,10 +4,7 @@
 //! packet size, a command channel into the swarm task) but storing and
 //! returning records without decoding, verifying or filtering them.
 //!
-//! Shared by the criterion bench and the perf report, which include this
-//! file with `#[path]`.
-
-#![allow(dead_code)]
+//! Shared by the criterion bench and the perf report.
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Resident memory of the running process, for the memory figures of the
-//! abuse test and the perf report (both include this file with `#[path]`).
+//! abuse test and the perf report.
 
 /// Resident memory of this process, KiB (0 where /proc is unavailable).
 pub fn rss_kib() -> u64 {

@@ -1,8 +1,7 @@
 //! The Stratum latency baseline: a line server that answers every line
 //! with a canned reply, without parsing, validating or hashing. Same
 //! runtime, same framing, same loopback; what Stratum costs is the
-//! difference. Shared by the criterion bench and the perf report, which
-//! include this file with `#[path]`.
+//! difference. Shared by the criterion bench and the perf report.
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 
