@@ -1,7 +1,7 @@
 //! `mining.submit`: rebuild the header and let core's validator judge it.
 
 use chiral_pool_core::share::{Share, ShareError};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::job::roll_version;
 use crate::server::{AwaitingReply, RejectReason, Session, Shared};
@@ -25,8 +25,13 @@ pub(crate) fn handle(
     params: &Value,
 ) -> Vec<Message> {
     match check(session, shared, params) {
+        Ok((Kept::Now, extra)) => {
+            let mut out = vec![Message::ok(id, json!(true))];
+            out.extend(extra);
+            out
+        }
         // The reply waits for the sink (see `Session::run`).
-        Ok((awaiting, extra)) => {
+        Ok((Kept::Later(awaiting), extra)) => {
             session.awaiting.push(AwaitingReply { id, ..awaiting });
             extra
         }
@@ -40,6 +45,13 @@ pub(crate) fn handle(
 
 type Rejection = (RejectReason, ErrorCode, u32);
 
+/// When an accepted share is kept: already (the sink confirmed it at
+/// once; counted, replied now), or once its reply's wait completes.
+enum Kept {
+    Now,
+    Later(AwaitingReply),
+}
+
 fn invalid() -> Rejection {
     (RejectReason::Invalid, ErrorCode::Other, BAD_SHARE_POINTS)
 }
@@ -48,13 +60,13 @@ fn stale() -> Rejection {
     (RejectReason::Stale, ErrorCode::JobNotFound, STALE_POINTS)
 }
 
-/// The accepted share's pending reply (its id still unset) and the
-/// messages that follow it.
+/// Whether the accepted share is kept yet (a pending reply has its id
+/// still unset) and the messages that follow its reply.
 fn check(
     session: &mut Session,
     shared: &Shared,
     params: &Value,
-) -> Result<(AwaitingReply, Vec<Message>), Rejection> {
+) -> Result<(Kept, Vec<Message>), Rejection> {
     if !session.subscribed {
         return Err((
             RejectReason::NotSubscribed,
@@ -131,15 +143,21 @@ fn check(
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         shared.work.block_found(&share.header);
     }
-    let awaiting = AwaitingReply {
-        id: Value::Null,
-        user: user.to_owned(),
-        difficulty: verified.difficulty,
-        durable: shared.sink.accepted(&share, &verified),
+    let durable = shared.sink.accepted(&share, &verified);
+    let kept = if durable.is_now() {
+        shared.stats.accept(user, verified.difficulty, now);
+        Kept::Now
+    } else {
+        Kept::Later(AwaitingReply {
+            id: Value::Null,
+            user: user.to_owned(),
+            difficulty: verified.difficulty,
+            durable,
+        })
     };
     let extra = match session.vardiff.on_share(now) {
         Some(_) => session.issue_job(shared, false),
         None => Vec::new(),
     };
-    Ok((awaiting, extra))
+    Ok((kept, extra))
 }

@@ -98,6 +98,11 @@ impl Durable {
         Durable(Some(Box::pin(done)))
     }
 
+    /// Whether the share is confirmed already (no wait).
+    pub fn is_now(&self) -> bool {
+        self.0.is_none()
+    }
+
     /// Waits for the sink.
     pub async fn wait(self) -> Result<(), SinkError> {
         match self.0 {
