@@ -127,11 +127,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     // A follower: join the first pool the directory lists.
                     if let Ok(pools) = node.manager.discover_pools().await {
                         if let Some(p) = pools.first() {
-                            let window = match p.announcement.scheme {
-                                chiral_pool::core::pool::PayoutScheme::Pplns { window_bps, .. } => window_bps,
-                                _ => DEFAULT_WINDOW_BPS,
-                            };
-                            node.follow(p.announcement.id, p.announcement.fee, window)?;
+                            node.follow(p.announcement.id, p.announcement.fee, &p.announcement.scheme).await?;
                             println!("following pool {} ({})", p.announcement.name, p.announcement.id);
                         }
                     }

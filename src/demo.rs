@@ -160,11 +160,8 @@ pub async fn run_local_pool(
         );
         match pools.iter().find(|p| p.announcement.id == pool) {
             Some(p) => {
-                let window = match p.announcement.scheme {
-                    chiral_pool_core::pool::PayoutScheme::Pplns { window_bps, .. } => window_bps,
-                    _ => DEFAULT_WINDOW_BPS,
-                };
-                n.follow(pool, p.announcement.fee, window)?;
+                n.follow(pool, p.announcement.fee, &p.announcement.scheme)
+                    .await?;
             }
             None => problems.push(format!("node {i} did not discover the pool")),
         }

@@ -10,11 +10,17 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chiral_pool::core::codec;
 use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::identity::PublicKey;
+use chiral_pool::core::ids::PayoutId;
 use chiral_pool::core::ids::PoolId;
+use chiral_pool::core::manager::ShareBatch;
 use chiral_pool::core::manager::{ManagerConfig, ManagerError, PoolManager};
-use chiral_pool::core::share::ShareValidator;
+use chiral_pool::core::record::{RecordKey, RecordKind, SignedRecord};
+use chiral_pool::core::share::{ShareError, ShareValidator};
 use chiral_pool::core::store::ManualClock;
+use chiral_pool::core::store::{PutReport, RecordStore, StoreError};
 use chiral_pool::dht::{MemoryNetwork, MemoryStore};
 use common::{ShareFactory, BITS, T0, TIP};
 
@@ -74,7 +80,6 @@ async fn a_share_on_a_tip_the_manager_has_not_seen_is_published_on_its_verdict()
     let verified = server_verdict(pool, NEW_TIP, &share);
     publisher
         .queue_verified(share.clone(), verified.clone())
-        .await
         .expect("queued without a second verification");
     assert_eq!(publisher.flush_shares(&pool).await.expect("flush"), 1);
 
@@ -152,6 +157,40 @@ async fn a_follower_that_learns_a_tip_late_counts_every_share_and_blames_no_one(
     );
 }
 
+/// Publishes, as `publisher`, one batch of `shares` in the slot of `T0`
+/// without any check: what a faulty or hostile node can do.
+async fn publish_raw(
+    net: &MemoryNetwork,
+    publisher: &Keypair,
+    pool: PoolId,
+    slot_secs: u64,
+    shares: Vec<chiral_pool::core::share::Share>,
+) {
+    let slot = T0 / slot_secs;
+    let record = SignedRecord::sign(
+        publisher,
+        RecordKind::ShareBatch,
+        RecordKey::share_batch(&pool, &publisher.public(), slot * 1_000_000),
+        codec::encode(&ShareBatch {
+            pool_id: pool,
+            shares,
+        })
+        .expect("encodes"),
+        1,
+        T0 + 24 * 3600,
+    )
+    .expect("signs");
+    let store = net.store(publisher.public());
+    store.put(record).await.expect("stored");
+    store
+        .advertise(
+            &RecordKey::share_publishers(&pool, slot),
+            Duration::from_secs(24 * 3600),
+        )
+        .await
+        .expect("advertised");
+}
+
 #[tokio::test]
 async fn standing_lost_to_invalid_shares_recovers_and_is_not_charged_twice() {
     let (clock, net, pool) = setup();
@@ -159,22 +198,17 @@ async fn standing_lost_to_invalid_shares_recovers_and_is_not_charged_twice() {
         share_slot: Duration::from_secs(60),
         ..ManagerConfig::new()
     };
-    let publisher = manager_with(&net, &clock, &key(1), config);
-    // A faulty publisher: it queues shares that claim another payout id
-    // than their coinbase commits to.
-    publisher.track_pool(pool, ShareFactory::validator_config());
-    publisher.add_tip(TIP, BITS).expect("tip");
+    // A faulty publisher: its shares claim another payout id than their
+    // coinbase commits to.
     let f = ShareFactory::new(pool);
-    for i in 0..12 {
-        let mut bad = f.share("mallory", i);
-        let verified = server_verdict(pool, TIP, &bad);
-        bad.payout_id = chiral_pool::core::ids::PayoutId::new("thief").expect("id");
-        publisher
-            .queue_verified(bad, verified)
-            .await
-            .expect("queued");
-    }
-    publisher.flush_shares(&pool).await.expect("flush");
+    let bad: Vec<_> = (0..12)
+        .map(|i| {
+            let mut share = f.share("mallory", i);
+            share.payout_id = PayoutId::new("thief").expect("id");
+            share
+        })
+        .collect();
+    publish_raw(&net, &key(1), pool, 60, bad).await;
 
     let reader = manager_with(&net, &clock, &key(2), config);
     reader.track_pool(pool, ShareFactory::validator_config());
@@ -194,11 +228,35 @@ async fn standing_lost_to_invalid_shares_recovers_and_is_not_charged_twice() {
     assert_eq!(skipped.publishers, Vec::new());
     assert_eq!(reader.standing(&key(1).public()), after_one_read);
 
-    // Time gives standing back, one point a slot, up to neutral.
+    // Time gives standing back, one point a slot, up to neutral; read
+    // again, the same batch is not charged a second time.
     clock.advance(60 * 5);
     assert_eq!(reader.standing(&key(1).public()), after_one_read + 5);
     clock.advance(60 * 100);
     assert_eq!(reader.standing(&key(1).public()), 0);
+    let again = reader
+        .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!(again.rejected, 12);
+    assert_eq!(reader.standing(&key(1).public()), 0);
+}
+
+#[test]
+fn a_verdict_that_is_not_the_shares_is_refused() {
+    let (clock, net, pool) = setup();
+    let publisher = manager(&net, &clock, &key(1));
+    publisher.track_pool(pool, ShareFactory::validator_config());
+    let f = ShareFactory::new(pool);
+    let share = f.share("alice", 1);
+    let other = server_verdict(pool, TIP, &f.share("alice", 2));
+    assert!(matches!(
+        publisher.queue_verified(share.clone(), other),
+        Err(ManagerError::Share(ShareError::VerdictMismatch))
+    ));
+    let mut claimed = server_verdict(pool, TIP, &share);
+    claimed.payout_id = PayoutId::new("thief").expect("id");
+    assert!(publisher.queue_verified(share, claimed).is_err());
 }
 
 #[tokio::test]
@@ -282,4 +340,112 @@ fn times_that_would_be_rounded_to_whole_seconds_are_refused() {
         );
         assert!(err.to_string().contains(field), "{err}");
     }
+}
+
+/// A memory store whose `fail`-th put (counting from 1) fails.
+struct FlakyStore {
+    inner: MemoryStore,
+    puts: std::sync::atomic::AtomicUsize,
+    fail: usize,
+}
+
+#[async_trait::async_trait]
+impl RecordStore for FlakyStore {
+    async fn put(&self, record: SignedRecord) -> Result<PutReport, StoreError> {
+        let n = self.puts.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if n == self.fail {
+            return Err(StoreError::Timeout);
+        }
+        self.inner.put(record).await
+    }
+
+    async fn get(&self, key: &RecordKey) -> Result<Vec<SignedRecord>, StoreError> {
+        self.inner.get(key).await
+    }
+
+    async fn advertise(&self, set: &RecordKey, ttl: Duration) -> Result<(), StoreError> {
+        self.inner.advertise(set, ttl).await
+    }
+
+    async fn members(&self, set: &RecordKey) -> Result<Vec<PublicKey>, StoreError> {
+        self.inner.members(set).await
+    }
+
+    fn local_key(&self) -> PublicKey {
+        self.inner.local_key()
+    }
+}
+
+fn small_slots() -> ManagerConfig {
+    ManagerConfig {
+        share_slot: Duration::from_secs(10),
+        max_batch_shares: 4,
+        max_batches_per_slot: 2,
+        ..ManagerConfig::new()
+    }
+}
+
+fn reader(net: &MemoryNetwork, clock: &ManualClock, pool: PoolId) -> PoolManager<MemoryStore> {
+    let reader = manager_with(net, clock, &key(2), small_slots());
+    reader.track_pool(pool, ShareFactory::validator_config());
+    reader.add_tip(TIP, BITS).expect("tip");
+    reader
+}
+
+#[tokio::test]
+async fn a_failed_put_leaves_no_gap_and_loses_no_restored_share() {
+    let (clock, net, pool) = setup();
+    let publisher = PoolManager::new(
+        key(1),
+        FlakyStore {
+            inner: net.store(key(1).public()),
+            puts: Default::default(),
+            fail: 2,
+        },
+        Arc::new(clock.clone()),
+        small_slots(),
+    )
+    .expect("manager");
+    publisher.track_pool(pool, ShareFactory::validator_config());
+    let mut shares = Vec::new();
+    for slot in 0..3u64 {
+        let f = ShareFactory::at(pool, T0 - 30 + slot * 10);
+        shares.extend((0..6).map(|i| f.share("alice", slot * 100 + i)));
+    }
+    // The second put (the first slot's second batch) fails: the other
+    // slots are still published, and the failed batch waits for its slot.
+    let first = publisher.publish_restored(&pool, shares.clone()).await;
+    assert!(first.is_err());
+    assert_eq!(publisher.flush_shares(&pool).await.expect("retried"), 2);
+    let page = reader(&net, &clock, pool)
+        .get_shares_for_pool(&pool, T0 - 40, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!(
+        page.shares.len(),
+        shares.len(),
+        "every restored share is read"
+    );
+}
+
+#[tokio::test]
+async fn a_full_slot_spills_into_the_next_instead_of_hiding_shares() {
+    let (clock, net, pool) = setup();
+    let publisher = manager_with(&net, &clock, &key(1), small_slots());
+    publisher.track_pool(pool, ShareFactory::validator_config());
+    // 20 shares of one slot: five batches where readers read two a slot.
+    let f = ShareFactory::at(pool, T0 - 30);
+    let shares: Vec<_> = (0..20).map(|i| f.share("alice", i)).collect();
+    assert_eq!(
+        publisher
+            .publish_restored(&pool, shares)
+            .await
+            .expect("published"),
+        20
+    );
+    let page = reader(&net, &clock, pool)
+        .get_shares_for_pool(&pool, T0 - 40, T0 + 10)
+        .await
+        .expect("read");
+    assert_eq!(page.shares.len(), 20);
 }

@@ -122,6 +122,9 @@ pub enum NodeError {
     /// The Stratum server's settings are out of range.
     #[error("stratum: {0}")]
     StratumConfig(#[from] chiral_stratum::server::ConfigError),
+    /// A blocking task of the node (journal reads) failed.
+    #[error("node task: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// A [`NodeConfig`] field is out of range.
     #[error("node config: {field}: {reason}")]
     Config {

@@ -157,15 +157,18 @@ impl JournalWriter {
         })
     }
 
-    /// Drops this handle and waits until the writer thread has written
-    /// what was queued and ended (and so released the store). The thread
-    /// ends once every handle is dropped: call this on the last one.
-    pub async fn close(self) {
+    /// Drops this handle and waits, at most `limit`, until the writer
+    /// thread has written what was queued and ended (and so released the
+    /// store). The thread ends once every handle is dropped: call this on
+    /// the last one. Returns whether it ended in time.
+    pub async fn close(self, limit: std::time::Duration) -> bool {
         let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         drop(self.queue);
-        if let Some(thread) = thread {
-            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
-        }
+        let Some(thread) = thread else {
+            return true;
+        };
+        let joined = tokio::task::spawn_blocking(move || thread.join());
+        matches!(tokio::time::timeout(limit, joined).await, Ok(Ok(Ok(()))))
     }
 
     /// Queues `share` (waiting while the queue is full); the future ends
@@ -250,17 +253,26 @@ impl ShareJournal {
     }
 
     /// The journaled shares whose header time is at least `since`, in time
-    /// order (entries that no longer decode are skipped).
+    /// order. Entries that no longer decode are skipped, counted in the
+    /// log at warn.
     pub fn shares_since(&self, since: u32) -> Result<Vec<Share>, JournalError> {
         let txn = self.db.begin_read().map_err(db_err)?;
         let table = txn.open_table(SHARES).map_err(db_err)?;
         let mut out = Vec::new();
+        let mut unreadable = 0usize;
         let from = key(since, &[0; 32]);
         for entry in table.range::<&[u8; 36]>(&from..).map_err(db_err)? {
             let (_, v) = entry.map_err(db_err)?;
-            if let Ok(share) = Share::from_bytes(v.value()) {
-                out.push(share);
+            match Share::from_bytes(v.value()) {
+                Ok(share) => out.push(share),
+                Err(_) => unreadable += 1,
             }
+        }
+        if unreadable > 0 {
+            warn!(
+                unreadable,
+                "journaled shares that no longer decode were skipped"
+            );
         }
         Ok(out)
     }

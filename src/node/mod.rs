@@ -19,7 +19,7 @@ pub use journal::{GroupCommit, JournalEntry, JournalError, JournalWriter, ShareJ
 pub use sink::{Accepted, PublishingSink};
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chiral_pool_core::chain::{SyntheticChain, Tip};
@@ -92,8 +92,59 @@ pub struct PoolNode {
     pool: Mutex<Option<PoolId>>,
     accounting: Arc<Mutex<Option<Accounting>>>,
     stratum: Option<(SocketAddr, Arc<ServerStats>)>,
+    /// Stops the Stratum server (first, at shutdown).
+    stop_server: watch::Sender<bool>,
+    server_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Stops every other task.
     stop: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
+}
+
+/// What [`PoolNode::start`] prepared before the DHT node started.
+struct Parts {
+    config: NodeConfig,
+    manager_config: ManagerConfig,
+    stratum_config: Option<ServerConfig>,
+    history: Vec<Tip>,
+    chain: Arc<SyntheticChain>,
+    journal: Option<Arc<ShareJournal>>,
+}
+
+/// Seconds a block must have been seen before a node settles it: time for
+/// the shares accepted just before it to be published and read.
+const SETTLE_GRACE_SECS: u64 = 3;
+
+/// Smallest ledger balance paid out: every balance (the ledger here is an
+/// account of who earned what, not a wallet).
+const MIN_PAYOUT: u64 = 0;
+
+/// How long shutdown waits for the journal's writer to finish its queue.
+const WRITER_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The first header time (unix seconds) inside the lookback: older shares
+/// no settlement reads. Past the year 2106 every u32 time is older, and the
+/// saturated value says so.
+pub(crate) fn lookback_start(config: &NodeConfig) -> u32 {
+    let since = config.clock.now().saturating_sub(config.lookback.as_secs());
+    u32::try_from(since).unwrap_or(u32::MAX)
+}
+
+/// What a restarted node gets back from its journal.
+struct Replay {
+    pruned: u64,
+    shares: Vec<chiral_pool_core::share::Share>,
+}
+
+/// Prunes the journal of shares older than `since` and reads the rest, on
+/// a blocking thread.
+async fn replay_journal(journal: Arc<ShareJournal>, since: u32) -> Result<Replay, NodeError> {
+    let replay = tokio::task::spawn_blocking(move || -> Result<Replay, JournalError> {
+        Ok(Replay {
+            pruned: journal.prune(since)?,
+            shares: journal.shares_since(since)?,
+        })
+    });
+    Ok(replay.await??)
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -149,6 +200,37 @@ impl PoolNode {
         kad.listen = config.listen.clone();
         kad.data_dir = config.data_dir.as_ref().map(|d| d.join("dht"));
         let store = KadStore::spawn(kad).await?;
+        let parts = Parts {
+            config,
+            manager_config,
+            stratum_config,
+            history,
+            chain,
+            journal,
+        };
+        match Self::assemble(parts, store.clone()).await {
+            Ok(node) => Ok(node),
+            Err(e) => {
+                // Nothing half-started stays behind: the DHT node releases
+                // its data directory before the error is returned.
+                store.shutdown().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Everything after the DHT node is up: the manager, the pool's
+    /// announcement, the journal's replay, the Stratum server and the
+    /// background tasks.
+    async fn assemble(parts: Parts, store: KadStore) -> Result<Arc<PoolNode>, NodeError> {
+        let Parts {
+            config,
+            manager_config,
+            stratum_config,
+            history,
+            chain,
+            journal,
+        } = parts;
         let manager = Arc::new(PoolManager::new(
             config.keypair.clone(),
             store.clone(),
@@ -156,9 +238,11 @@ impl PoolNode {
             manager_config,
         )?);
         let (stop, _) = watch::channel(false);
+        let (stop_server, _) = watch::channel(false);
         let counters = Arc::new(NodeCounters::default());
         let mut tasks = JoinSet::new();
         let mut stratum = None;
+        let mut server_task = None;
         let mut pool = None;
         let mut writer = None;
         if let (Some(spec), Some(server_config)) = (&config.announce, stratum_config) {
@@ -181,28 +265,22 @@ impl PoolNode {
                 normalize_by_network: true,
             };
             ann.description = "a chiral-pool node on a synthetic chain".into();
-            manager.announce_pool(ann).await?;
+            manager.announce_pool(ann.clone()).await?;
             manager.track_pool(id, follower_validator());
-
-            // Shares accepted before a crash are published again, in the
-            // slots of their times (readers drop duplicates by hash).
             if let Some(j) = &journal {
-                let since = config.clock.now().saturating_sub(config.lookback.as_secs());
-                let since = u32::try_from(since).unwrap_or(u32::MAX);
-                let pruned = j.prune(since)?;
+                let replay = replay_journal(j.clone(), lookback_start(&config)).await?;
                 counters
                     .shares_pruned
-                    .store(pruned, std::sync::atomic::Ordering::Relaxed);
-                let shares = j.shares_since(since)?;
-                let journaled = shares.len();
-                // What a failed put leaves unpublished stays queued and
-                // goes out with the publisher's next flush.
-                if let Err(e) = manager.publish_restored(&id, shares).await {
-                    warn!(error = %e, journaled, "journaled shares not all published yet; queued");
-                }
+                    .store(replay.pruned, Ordering::Relaxed);
                 counters
                     .shares_replayed
-                    .store(journaled as u64, std::sync::atomic::Ordering::Relaxed);
+                    .store(replay.shares.len() as u64, Ordering::Relaxed);
+                // Published again in the slots of their times (readers drop
+                // duplicates by hash); what a failed put leaves stays
+                // queued for its slot and goes out with the next flush.
+                if let Err(e) = manager.publish_restored(&id, replay.shares).await {
+                    warn!(error = %e, "journaled shares not all published yet; queued");
+                }
             }
             writer = match &journal {
                 Some(j) => Some(j.writer(config.publish_queue)?),
@@ -212,21 +290,21 @@ impl PoolNode {
             let sink = PublishingSink::new(tx, writer.clone());
             let server = StratumServer::new(server_config, chain.clone(), Arc::new(sink))?;
             stratum = Some((bound, server.stats()));
-            let mut stopped = stop.subscribe();
-            tasks.spawn(async move {
+            let mut stopped = stop_server.subscribe();
+            server_task = Some(tokio::spawn(async move {
                 let _ = server
                     .run(listener, async move {
                         let _ = stopped.changed().await;
                     })
                     .await;
-            });
+            }));
             tasks.spawn(tasks::publish_shares(
                 manager.clone(),
                 id,
                 rx,
                 stop.subscribe(),
             ));
-            pool = Some((id, spec.fee, spec.window_bps));
+            pool = Some((id, ann.fee, ann.scheme));
         }
         let node = Arc::new(PoolNode {
             store,
@@ -240,46 +318,73 @@ impl PoolNode {
             pool: Mutex::new(None),
             accounting: Arc::new(Mutex::new(None)),
             stratum,
+            stop_server,
+            server_task: Mutex::new(server_task),
             stop,
             tasks: Mutex::new(tasks),
         });
-        if let Some((id, fee, window_bps)) = pool {
-            node.follow(id, fee, window_bps)?;
+        if let Some((id, fee, scheme)) = pool {
+            node.follow(id, fee, &scheme).await?;
         }
         Ok(node)
     }
 
-    /// Starts verifying and settling the shares of `pool` (fee and window
-    /// as announced).
-    pub fn follow(
+    /// Starts verifying and settling the shares of `pool`, paid as
+    /// announced: `fee` and `scheme`, which must be PPLNS (the schemes
+    /// whose payouts every node can compute from the shares alone).
+    /// Following a second pool is refused; following the same one again
+    /// does nothing.
+    pub async fn follow(
         self: &Arc<Self>,
         pool: PoolId,
         fee: FeeBps,
-        window_bps: u32,
+        scheme: &PayoutScheme,
     ) -> Result<(), NodeError> {
+        let PayoutScheme::Pplns {
+            window_bps,
+            normalize_by_network,
+        } = *scheme
+        else {
+            return Err(NodeError::Config {
+                field: "scheme",
+                reason: format!("a node settles PPLNS pools only, not {scheme:?}"),
+            });
+        };
+        match self.pool() {
+            Some(current) if current == pool => return Ok(()),
+            Some(current) => {
+                return Err(NodeError::Config {
+                    field: "pool",
+                    reason: format!("this node follows {current} already"),
+                })
+            }
+            None => {}
+        }
+        let mut accounting = Accounting::new(AccountingConfig {
+            pplns: PplnsConfig {
+                window_bps,
+                normalize_by_network,
+            },
+            network: Difficulty::from_target(&self.chain.network_target()),
+            reward: self.config.reward,
+            cuts: RewardCuts::fee_only(fee),
+            min_payout: MIN_PAYOUT,
+            grace_secs: SETTLE_GRACE_SECS,
+        });
+        // Blocks settled before a restart keep their payouts in the ledger.
+        if let Some(j) = self.journal() {
+            let saved = tokio::task::spawn_blocking(move || j.blocks()).await??;
+            accounting.restore(saved);
+        }
         {
             let mut current = lock(&self.pool);
             if current.is_some() {
+                // Another call won the race; it started the tasks.
                 return Ok(());
             }
             *current = Some(pool);
         }
         self.manager.track_pool(pool, follower_validator());
-        let mut accounting = Accounting::new(AccountingConfig {
-            pplns: PplnsConfig {
-                window_bps,
-                normalize_by_network: true,
-            },
-            network: Difficulty::from_target(&self.chain.network_target()),
-            reward: self.config.reward,
-            cuts: RewardCuts::fee_only(fee),
-            min_payout: 0,
-            grace_secs: 3,
-        });
-        // Blocks settled before a restart keep their payouts in the ledger.
-        if let Some(j) = self.journal() {
-            accounting.restore(j.blocks()?);
-        }
         *lock(&self.accounting) = Some(accounting);
         let mut tasks = lock(&self.tasks);
         tasks.spawn(tasks::follow_tips(self.clone(), self.stop.subscribe()));
@@ -331,18 +436,27 @@ impl PoolNode {
         }
     }
 
-    /// Stops every background task, the journal's writer and the DHT
-    /// node, and waits for them: once it returns, the data directory's
-    /// databases are closed (a new node may open them).
+    /// Stops the node and waits for what it stops, in the order that keeps
+    /// every accepted share: the Stratum server first (its connections'
+    /// last shares finish journaling and queueing), then the publisher
+    /// (which publishes what is queued) and the other tasks, then the
+    /// journal's writer, then the DHT node. Once it returns, the data
+    /// directory's databases are closed (a new node may open them).
     pub async fn shutdown(&self) {
+        let _ = self.stop_server.send(true);
+        let server = lock(&self.server_task).take();
+        if let Some(server) = server {
+            let _ = server.await;
+        }
         let _ = self.stop.send(true);
         let mut tasks = std::mem::take(&mut *lock(&self.tasks));
         while tasks.join_next().await.is_some() {}
-        // The server and its sink are gone with their task: this handle is
-        // the writer's last.
+        // The server and its sink are gone: this handle is the writer's last.
         let writer = lock(&self.writer).take();
         if let Some(writer) = writer {
-            writer.close().await;
+            if !writer.close(WRITER_CLOSE_LIMIT).await {
+                warn!("the share journal's writer did not stop in time");
+            }
         }
         lock(&self.journal).take();
         self.store.shutdown().await;

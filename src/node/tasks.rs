@@ -16,7 +16,8 @@ use super::sink::Accepted;
 use super::{lock, tips, PoolNode};
 
 /// Hands accepted shares to the manager (with their verdicts: no second
-/// verification) and flushes batches every second and at each block.
+/// verification) and flushes a batch once it is full, at each block and
+/// every second. A failed flush leaves the shares queued for the next.
 pub(super) async fn publish_shares(
     manager: Arc<PoolManager<KadStore>>,
     pool: PoolId,
@@ -25,32 +26,35 @@ pub(super) async fn publish_shares(
 ) {
     let mut flush = tokio::time::interval(Duration::from_secs(1));
     loop {
-        tokio::select! {
+        let due = tokio::select! {
             accepted = shares.recv() => {
                 let Some((share, verified)) = accepted else { break };
                 let is_block = verified.is_block;
-                if let Err(e) = manager.queue_verified(share, verified).await {
-                    // The batch stays queued and goes out with the next flush.
-                    warn!(error = %e, "publishing shares failed");
-                }
-                if is_block {
-                    if let Err(e) = manager.flush_shares(&pool).await {
-                        warn!(error = %e, "publishing shares failed");
+                match manager.queue_verified(share, verified) {
+                    Ok(full) => full || is_block,
+                    Err(e) => {
+                        // Only a share that is not the verdict's, or a pool
+                        // the manager does not track: a bug, not the network.
+                        warn!(error = %e, "accepted share not queued for publication");
+                        false
                     }
                 }
             }
-            _ = flush.tick() => {
-                if let Err(e) = manager.flush_shares(&pool).await {
-                    warn!(error = %e, "publishing shares failed");
-                }
-            }
+            _ = flush.tick() => true,
             _ = stop.changed() => break,
+        };
+        if due {
+            if let Err(e) = manager.flush_shares(&pool).await {
+                warn!(error = %e, "publishing shares failed; they stay queued");
+            }
         }
     }
-    // What was confirmed before the stop still goes out.
+    // The server stopped before this task: what it confirmed still goes out.
     shares.close();
     while let Some((share, verified)) = shares.recv().await {
-        let _ = manager.queue_verified(share, verified).await;
+        if let Err(e) = manager.queue_verified(share, verified) {
+            warn!(error = %e, "accepted share not queued for publication");
+        }
     }
     if let Err(e) = manager.flush_shares(&pool).await {
         warn!(error = %e, "publishing the last shares failed");
@@ -176,12 +180,7 @@ impl PoolNode {
         let Some(journal) = self.journal() else {
             return;
         };
-        let since = self
-            .config
-            .clock
-            .now()
-            .saturating_sub(self.config.lookback.as_secs());
-        let since = u32::try_from(since).unwrap_or(u32::MAX);
+        let since = super::lookback_start(&self.config);
         match tokio::task::spawn_blocking(move || journal.prune(since)).await {
             Ok(Ok(n)) => {
                 self.counters.shares_pruned.fetch_add(n, Ordering::Relaxed);

@@ -9,6 +9,7 @@
 
 mod announce;
 mod coordinator;
+mod publish;
 mod shares;
 mod stats;
 mod verdicts;
@@ -19,7 +20,7 @@ pub use shares::{ShareBatch, SharePage};
 pub use stats::{MinerStats, PoolStats};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::identity::{Keypair, PublicKey};
@@ -27,7 +28,7 @@ use crate::ids::PoolId;
 use crate::pool::{PoolAnnouncement, PoolError};
 use crate::pow::Hash256;
 use crate::record::RecordError;
-use crate::share::{Share, ShareError, ShareValidator, ShareValidatorConfig, VerifiedShare};
+use crate::share::{ShareError, ShareValidator, ShareValidatorConfig};
 use crate::store::{RecordStore, SharedClock, StoreError};
 use verdicts::{Standing, Verdicts};
 
@@ -168,13 +169,18 @@ struct State {
     cache: BTreeMap<PoolId, (PoolAnnouncement, u64)>,
     /// Sequence number of our directory entry.
     directory_seq: u64,
-    /// Validators of tracked pools.
+    /// Validators of tracked pools (with the duplicate memory of
+    /// `submit_share`).
     validators: HashMap<PoolId, ShareValidator>,
-    /// Accepted shares not yet published, per pool, with this node's
-    /// verdict where it has one.
-    pending: BTreeMap<PoolId, Vec<(Share, Option<VerifiedShare>)>>,
+    /// Their copies without memory, replaced on each new tip: shares are
+    /// hashed against these outside the lock.
+    verifiers: HashMap<PoolId, Arc<ShareValidator>>,
+    /// Accepted shares not yet published, per pool.
+    pending: BTreeMap<PoolId, Vec<publish::Pending>>,
     /// Next batch part per (pool, slot).
     parts: BTreeMap<(PoolId, u64), u64>,
+    /// Sequence number of the last batch published.
+    batch_seq: u64,
     /// Standing of share publishers.
     standing: Standing,
     /// Verdicts on batches read or published, by record signature.
@@ -219,6 +225,8 @@ pub struct PoolManager<S> {
     clock: SharedClock,
     config: ManagerConfig,
     state: Mutex<State>,
+    /// Held across a flush: one flush at a time.
+    publishing: tokio::sync::Mutex<()>,
 }
 
 impl<S: RecordStore> PoolManager<S> {
@@ -240,6 +248,7 @@ impl<S: RecordStore> PoolManager<S> {
             clock,
             config,
             state: Mutex::default(),
+            publishing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -268,21 +277,41 @@ impl<S: RecordStore> PoolManager<S> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Starts validating shares for `pool` with `config`.
+    /// Starts validating shares for `pool` with `config` (a pool tracked
+    /// already keeps its validator).
     pub fn track_pool(&self, pool: PoolId, config: ShareValidatorConfig) {
-        self.state()
-            .validators
-            .entry(pool)
-            .or_insert_with(|| ShareValidator::new(pool, config));
+        let mut state = self.state();
+        if state.validators.contains_key(&pool) {
+            return;
+        }
+        let validator = ShareValidator::new(pool, config);
+        state
+            .verifiers
+            .insert(pool, Arc::new(validator.without_memory()));
+        state.validators.insert(pool, validator);
     }
 
     /// Tells every tracked pool's validator about a new chain tip.
     pub fn add_tip(&self, prev_hash: Hash256, bits: u32) -> Result<()> {
-        let mut state = self.state();
-        for v in state.validators.values_mut() {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        for (pool, v) in state.validators.iter_mut() {
+            if v.knows_tip(&prev_hash) {
+                continue;
+            }
             v.add_tip(prev_hash, bits)?;
+            state.verifiers.insert(*pool, Arc::new(v.without_memory()));
         }
         Ok(())
+    }
+
+    /// The verifier of a tracked pool: its validator's tips, no memory.
+    fn verifier(&self, pool: &PoolId) -> Result<Arc<ShareValidator>> {
+        self.state()
+            .verifiers
+            .get(pool)
+            .cloned()
+            .ok_or(ManagerError::UnknownPool(*pool))
     }
 
     /// The standing of a share publisher now (0 when unknown or

@@ -1,5 +1,9 @@
 //! Verdicts on share batches read from the store, kept so a batch read on
 //! every poll is verified once, and publishers' standing.
+//!
+//! Verification is cheap where it matters: a share on an unknown tip is
+//! refused before any hashing, so a batch waiting for a tip costs a lookup
+//! per waiting share when it is read again.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -11,6 +15,11 @@ use crate::share::{Share, ShareError, ShareValidator, VerifiedShare};
 /// the oldest are forgotten and verified again if read again.
 const MAX_VERDICTS: usize = 4_096;
 
+/// Most records whose charge to their publisher's standing is remembered
+/// (a signature and two counts each, about 6 MiB in all): a batch read
+/// again after its verdict was forgotten is not charged twice.
+const MAX_CHARGED: usize = 65_536;
+
 /// Most publishers whose standing is below neutral that are remembered.
 const MAX_STANDINGS: usize = 65_536;
 
@@ -21,22 +30,47 @@ pub(crate) struct BatchVerdict {
     pub shares: Vec<VerifiedShare>,
     /// Shares whose proof, commitment or target fails: never valid.
     pub invalid: usize,
-    /// Shares on a tip this node does not know yet.
-    pub not_yet: usize,
+    /// Positions in the batch of shares on a tip this node does not know
+    /// yet; only they are judged again.
+    pub waiting: Vec<usize>,
 }
 
 impl BatchVerdict {
     /// Verifies every share of a batch.
     pub fn judge(validator: &ShareValidator, shares: &[Share]) -> Self {
         let mut verdict = BatchVerdict::default();
-        for share in shares {
+        verdict.judge_some(validator, shares, 0..shares.len());
+        verdict
+    }
+
+    /// This verdict with its waiting shares (of `shares`, the same batch)
+    /// judged again.
+    pub fn rejudge(&self, validator: &ShareValidator, shares: &[Share]) -> Self {
+        let mut verdict = BatchVerdict {
+            shares: self.shares.clone(),
+            invalid: self.invalid,
+            waiting: Vec::new(),
+        };
+        verdict.judge_some(validator, shares, self.waiting.iter().copied());
+        verdict
+    }
+
+    fn judge_some(
+        &mut self,
+        validator: &ShareValidator,
+        shares: &[Share],
+        positions: impl Iterator<Item = usize>,
+    ) {
+        for i in positions {
+            let Some(share) = shares.get(i) else {
+                continue;
+            };
             match validator.verify(share) {
-                Ok(v) => verdict.shares.push(v),
-                Err(ShareError::Stale) => verdict.not_yet += 1,
-                Err(_) => verdict.invalid += 1,
+                Ok(v) => self.shares.push(v),
+                Err(ShareError::Stale) => self.waiting.push(i),
+                Err(_) => self.invalid += 1,
             }
         }
-        verdict
     }
 
     /// A batch this node published itself, of shares it verified.
@@ -57,11 +91,15 @@ impl BatchVerdict {
 }
 
 /// Verdicts by the signature of the record they judged (a signature names
-/// one publisher's one payload), oldest forgotten first.
+/// one publisher's one payload), oldest forgotten first, and what each
+/// record was charged to its publisher's standing.
 #[derive(Debug, Default)]
 pub(crate) struct Verdicts {
     by_signature: HashMap<Signature, Arc<BatchVerdict>>,
     order: VecDeque<Signature>,
+    /// Record -> (valid, invalid) shares charged so far.
+    charged: HashMap<Signature, (usize, usize)>,
+    charged_order: VecDeque<Signature>,
 }
 
 impl Verdicts {
@@ -69,11 +107,8 @@ impl Verdicts {
         self.by_signature.get(signature).cloned()
     }
 
-    pub fn insert(&mut self, signature: Signature, verdict: BatchVerdict) {
-        self.insert_arc(signature, Arc::new(verdict));
-    }
-
-    pub fn insert_arc(&mut self, signature: Signature, verdict: Arc<BatchVerdict>) {
+    /// Keeps a verdict. Our own batches' verdicts are charged to no one.
+    pub fn insert(&mut self, signature: Signature, verdict: Arc<BatchVerdict>) {
         if self.by_signature.insert(signature, verdict).is_none() {
             self.order.push_back(signature);
         }
@@ -82,6 +117,28 @@ impl Verdicts {
                 self.by_signature.remove(&old);
             }
         }
+    }
+
+    /// The standing points `verdict` adds to what `signature`'s record was
+    /// charged before (a valid share +1, an invalid one -1), and records
+    /// the new charge. Charging the same verdict twice adds nothing.
+    pub fn charge(&mut self, signature: &Signature, verdict: &BatchVerdict) -> i64 {
+        let now = (verdict.shares.len(), verdict.invalid);
+        let before = match self.charged.insert(*signature, now) {
+            Some(before) => before,
+            None => {
+                self.charged_order.push_back(*signature);
+                while self.charged_order.len() > MAX_CHARGED {
+                    if let Some(old) = self.charged_order.pop_front() {
+                        self.charged.remove(&old);
+                    }
+                }
+                (0, 0)
+            }
+        };
+        let gained = now.0.saturating_sub(before.0) as i64;
+        let lost = now.1.saturating_sub(before.1) as i64;
+        gained - lost
     }
 }
 

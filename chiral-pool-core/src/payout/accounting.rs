@@ -102,9 +102,15 @@ impl Accounting {
                     self.config.pplns.weight(s.difficulty, self.config.network),
                 );
             }
-            let reward = self.config.reward.saturating_add(self.ledger.take_carry());
+            let reward = self.config.reward.saturating_add(self.ledger.carried());
             let settlement = window.settle(reward, self.config.cuts, Some(&share.payout_id));
-            // A settlement always conserves; the ledger re-checks.
+            // A settlement always conserves; if one ever did not, settling
+            // stops here with the ledger untouched (the carry included)
+            // rather than credit part of it.
+            if !settlement.is_conserved() {
+                break;
+            }
+            self.ledger.take_carry();
             if self.ledger.credit(&settlement).is_ok() {
                 self.settled.insert(share.hash);
                 let payout = BlockPayout {

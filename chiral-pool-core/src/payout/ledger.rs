@@ -120,6 +120,12 @@ impl PayoutLedger {
         self.totals.credited += atoms as u128;
     }
 
+    /// The carried-over sink that [`take_carry`](Self::take_carry) would
+    /// take now.
+    pub fn carried(&self) -> u64 {
+        u64::try_from(self.totals.carried).unwrap_or(u64::MAX)
+    }
+
     /// Takes the carried-over sink (at most `u64::MAX`) to add to the next
     /// block's reward.
     pub fn take_carry(&mut self) -> u64 {

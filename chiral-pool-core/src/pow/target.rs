@@ -205,17 +205,20 @@ impl Difficulty {
     }
 
     /// A (possibly fractional) difficulty as fixed point: `floor(d * 2^32)`,
-    /// saturating at `u128::MAX`. Scaling by a power of two is exact, so
-    /// the only loss is the fraction below 2^-32. A difficulty that is not
-    /// finite and above zero is an error.
+    /// saturating at `u128::MAX`. The scaling is exact (a power of two);
+    /// the floor drops what lies below 2^-32, so a difficulty under 2^-32,
+    /// which would floor to zero (no minimum at all), is an error, as is
+    /// one that is not finite and above zero.
     pub fn from_f64(difficulty: f64) -> Result<Self, TargetError> {
         if !difficulty.is_finite() || difficulty <= 0.0 {
             return Err(TargetError::InvalidDifficulty);
         }
-        // `as` saturates at u128::MAX; the product is exact.
-        Ok(Difficulty(
-            (difficulty * (1u64 << DIFFICULTY_FRACTION_BITS) as f64) as u128,
-        ))
+        // `as` saturates at u128::MAX and floors.
+        let fixed = (difficulty * (1u64 << DIFFICULTY_FRACTION_BITS) as f64) as u128;
+        if fixed == 0 {
+            return Err(TargetError::InvalidDifficulty);
+        }
+        Ok(Difficulty(fixed))
     }
 
     /// `floor(diff1 * 2^32 / target)`, saturating at `u128::MAX`.
@@ -325,7 +328,11 @@ mod tests {
             Difficulty::from_f64(1e300),
             Ok(Difficulty::from_raw(u128::MAX))
         );
-        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+        assert_eq!(
+            Difficulty::from_f64(1.0 / 4_294_967_296.0),
+            Ok(Difficulty::from_raw(1))
+        );
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e-12] {
             assert_eq!(
                 Difficulty::from_f64(bad),
                 Err(TargetError::InvalidDifficulty)

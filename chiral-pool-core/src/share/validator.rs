@@ -46,6 +46,10 @@ pub enum ShareError {
     /// The dedupe memory for this tip is full; raise the share difficulty.
     #[error("too many shares on one block; dedupe capacity reached")]
     DedupeFull,
+    /// A verdict handed over with a share is not that share's (another
+    /// header hash, pool or payout id).
+    #[error("the verdict does not belong to this share")]
+    VerdictMismatch,
 }
 
 /// Limits and policy of a [`ShareValidator`].
@@ -245,6 +249,15 @@ impl<H: PowHash> ShareValidator<H> {
         Ok(verified)
     }
 
+    /// Forgets a remembered share, so the same share may be submitted
+    /// again (its sink could not keep it). A share never remembered, or on
+    /// a tip gone stale, is ignored.
+    pub fn forget(&mut self, verified: &VerifiedShare) {
+        if let Some(seen) = self.seen.get_mut(&verified.prev_hash) {
+            seen.remove(&verified.hash);
+        }
+    }
+
     /// Records a share verified earlier by [`verify`](Self::verify) for
     /// duplicate detection (lets callers hash outside a lock). Fails if it
     /// was seen before, its tip went stale meanwhile, or memory is full.
@@ -293,6 +306,14 @@ impl SeenShares {
 
     fn len(&self) -> usize {
         self.len
+    }
+
+    fn remove(&mut self, hash: &Hash256) {
+        if let Some(shard) = self.shards.get_mut(Self::shard(hash)) {
+            if shard.remove(hash) {
+                self.len -= 1;
+            }
+        }
     }
 
     fn insert(&mut self, hash: Hash256) {

@@ -32,7 +32,7 @@ pub(crate) fn handle(
         }
         // The reply waits for the sink (see `Session::run`).
         Ok((Kept::Later(awaiting), extra)) => {
-            session.awaiting.push(AwaitingReply { id, ..awaiting });
+            session.awaiting.push(AwaitingReply { id, ..*awaiting });
             extra
         }
         Err((reason, code, points)) => {
@@ -49,7 +49,7 @@ type Rejection = (RejectReason, ErrorCode, u32);
 /// once; counted, replied now), or once its reply's wait completes.
 enum Kept {
     Now,
-    Later(AwaitingReply),
+    Later(Box<AwaitingReply>),
 }
 
 fn invalid() -> Rejection {
@@ -132,6 +132,8 @@ fn check(
             ErrorCode::LowDifficulty,
             BAD_SHARE_POINTS,
         ),
+        // The server's memory is full, not the miner's fault.
+        ShareError::DedupeFull => (RejectReason::Overloaded, ErrorCode::Other, 0),
         _ => invalid(),
     })?;
     let now = shared.now_ms();
@@ -148,12 +150,12 @@ fn check(
         shared.stats.accept(user, verified.difficulty, now);
         Kept::Now
     } else {
-        Kept::Later(AwaitingReply {
+        Kept::Later(Box::new(AwaitingReply {
             id: Value::Null,
             user: user.to_owned(),
-            difficulty: verified.difficulty,
+            verified,
             durable,
-        })
+        }))
     };
     let extra = match session.vardiff.on_share(now) {
         Some(_) => session.issue_job(shared, false),

@@ -69,6 +69,15 @@ impl Shared {
         Ok(verified)
     }
 
+    /// Forgets an accepted share its sink could not keep, so the miner
+    /// may send it again.
+    pub fn forget(&self, verified: &VerifiedShare) {
+        self.dedupe
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .forget(verified);
+    }
+
     fn add_tip(&self, prev_hash: [u8; 32], bits: u32) {
         let mut dedupe = self.dedupe.lock().unwrap_or_else(|e| e.into_inner());
         if dedupe.knows_tip(&prev_hash) {

@@ -6,7 +6,8 @@ use std::sync::atomic::Ordering;
 
 use chiral_pool_core::chain::Tip;
 use chiral_pool_core::ids::PayoutId;
-use chiral_pool_core::pow::{Difficulty, Target};
+use chiral_pool_core::pow::Target;
+use chiral_pool_core::share::VerifiedShare;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -33,8 +34,8 @@ pub(crate) struct AwaitingReply {
     pub id: Value,
     /// The worker, for the counters once the share is kept.
     pub user: String,
-    /// The share's weight.
-    pub difficulty: Difficulty,
+    /// The share as verified (its weight; what to forget if not kept).
+    pub verified: VerifiedShare,
     /// The sink's confirmation.
     pub durable: Durable,
 }
@@ -249,22 +250,38 @@ impl Session {
             // connection longer than a blocked write could.
             let mut replies = Vec::with_capacity(self.awaiting.len() + outgoing.len());
             for pending in std::mem::take(&mut self.awaiting) {
-                let kept =
-                    tokio::time::timeout(shared.config.write_timeout, pending.durable.wait());
-                match kept.await {
-                    Ok(Ok(())) => {
+                let AwaitingReply {
+                    id,
+                    user,
+                    verified,
+                    durable,
+                } = pending;
+                // Waited for on a task of its own, so a timeout here does
+                // not cancel the sink's work: the share is still kept (and
+                // published) after the connection gives up on it.
+                let mut kept = tokio::spawn(durable.wait());
+                match tokio::time::timeout(shared.config.write_timeout, &mut kept).await {
+                    Ok(Ok(Ok(()))) => {
                         shared
                             .stats
-                            .accept(&pending.user, pending.difficulty, shared.now_ms());
-                        replies.push(Message::ok(pending.id, json!(true)));
+                            .accept(&user, verified.difficulty, shared.now_ms());
+                        replies.push(Message::ok(id, json!(true)));
+                    }
+                    Ok(Ok(Err(e))) => {
+                        warn!(error = %e, %user, "accepted share not kept; miner told");
+                        // Not kept, so not a duplicate if the miner sends it again.
+                        shared.forget(&verified);
+                        shared.stats.reject(RejectReason::NotStored);
+                        replies.push(Message::err(id, ErrorCode::Other));
                     }
                     Ok(Err(e)) => {
-                        warn!(error = %e, user = %pending.user, "accepted share not kept; miner told");
+                        warn!(error = %e, %user, "share sink task failed; closing");
+                        shared.forget(&verified);
                         shared.stats.reject(RejectReason::NotStored);
-                        replies.push(Message::err(pending.id, ErrorCode::Other));
+                        return Ok(());
                     }
                     Err(_) => {
-                        warn!(user = %pending.user, "share sink timed out; closing");
+                        warn!(%user, "share sink timed out; closing");
                         shared.stats.reject(RejectReason::NotStored);
                         return Ok(());
                     }

@@ -25,11 +25,14 @@ pub enum RejectReason {
     /// Valid, but the pool's share sink could not keep it (a failed
     /// journal commit, say): the miner is told it was not accepted.
     NotStored,
+    /// Valid, but the server's duplicate memory for this block is full
+    /// (costs the miner no ban points; raise the share difficulty).
+    Overloaded,
 }
 
 impl RejectReason {
     /// Every reason, in a fixed order.
-    pub const ALL: [RejectReason; 7] = [
+    pub const ALL: [RejectReason; 8] = [
         RejectReason::Stale,
         RejectReason::Duplicate,
         RejectReason::LowDifficulty,
@@ -37,6 +40,7 @@ impl RejectReason {
         RejectReason::NotSubscribed,
         RejectReason::Invalid,
         RejectReason::NotStored,
+        RejectReason::Overloaded,
     ];
 
     /// Lower-case name.
@@ -49,6 +53,7 @@ impl RejectReason {
             RejectReason::NotSubscribed => "not-subscribed",
             RejectReason::Invalid => "invalid",
             RejectReason::NotStored => "not-stored",
+            RejectReason::Overloaded => "overloaded",
         }
     }
 
