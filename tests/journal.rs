@@ -91,3 +91,70 @@ async fn shares_that_wait_for_a_commit_share_the_next_one() {
     assert!(groups.len() <= 20, "{} commits: {groups:?}", groups.len());
     assert_eq!(writer.commits(), groups.len() as u64);
 }
+
+#[test]
+fn pruning_drops_exactly_the_shares_before_the_cutoff() {
+    let pool = PoolId::derive(&Keypair::from_secret_bytes([6; 32]).public(), "prune");
+    let (dir, journal) = temp_journal();
+    let t0 = 1_800_000_000u64;
+    // One share every 10 s over 2,000 s: several time buckets.
+    for i in 0..200u64 {
+        let share = ShareFactory::at(pool, t0 + i * 10).share("miner", i);
+        journal
+            .append(&sha256d(&share.header.to_bytes()), &share)
+            .expect("append");
+    }
+    let cutoff = (t0 + 1_234) as u32;
+    let kept = 200 - 124; // times t0 + 1240 and later
+    assert_eq!(journal.prune(cutoff).expect("prune"), 124);
+    assert_eq!(journal.len().expect("len"), kept);
+    let left = journal.shares().expect("reads");
+    assert_eq!(left.len() as u64, kept);
+    assert!(left.iter().all(|s| s.header.time() >= cutoff));
+    assert!(left
+        .windows(2)
+        .all(|w| w[0].header.time() <= w[1].header.time()));
+    assert_eq!(journal.prune(cutoff).expect("prune again"), 0);
+    drop(journal);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn an_earlier_versions_journal_is_moved_not_lost() {
+    let pool = PoolId::derive(&Keypair::from_secret_bytes([7; 32]).public(), "legacy");
+    let dir = std::env::temp_dir().join(format!("chiral-legacy-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("journal.redb");
+    let shares: Vec<_> = (0..5)
+        .map(|i| ShareFactory::new(pool).share("old", i))
+        .collect();
+    {
+        // The table an earlier version wrote: shares keyed by hash alone.
+        let legacy: redb::TableDefinition<&[u8; 32], &[u8]> =
+            redb::TableDefinition::new("accepted_shares");
+        let db = redb::Database::create(&path).expect("db");
+        let txn = db.begin_write().expect("txn");
+        {
+            let mut table = txn.open_table(legacy).expect("table");
+            for s in &shares {
+                let bytes = s.to_bytes().expect("encodes");
+                table
+                    .insert(&sha256d(&s.header.to_bytes()), bytes.as_slice())
+                    .expect("insert");
+            }
+        }
+        txn.commit().expect("commit");
+    }
+    let journal = ShareJournal::open(&path).expect("opens and migrates");
+    let mut got = journal.shares().expect("reads");
+    let mut want = shares.clone();
+    got.sort_by_key(|s| s.header.to_bytes());
+    want.sort_by_key(|s| s.header.to_bytes());
+    assert_eq!(got, want);
+    drop(journal);
+    // Opening again finds nothing left to move and loses nothing.
+    let journal = ShareJournal::open(&path).expect("reopens");
+    assert_eq!(journal.len().expect("len"), 5);
+    drop(journal);
+    let _ = std::fs::remove_dir_all(dir);
+}
