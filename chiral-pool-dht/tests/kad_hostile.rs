@@ -227,6 +227,8 @@ async fn stale_records_cost_their_sender_nothing_but_forgeries_still_ban() {
         .collect();
     push_from_raw_node(&node, &forged).await;
     assert_eq!(stats.snapshot().peers_banned, 1);
+    let struck = stats.snapshot().peers_struck;
+    assert_eq!(struck, 3, "one strike per forged record");
 
     // Stale records, more than `max_invalid_records` of them: expired
     // moments ago, and expiring 10 s past the 48 h bound (a sender whose
@@ -246,6 +248,11 @@ async fn stale_records_cost_their_sender_nothing_but_forgeries_still_ban() {
         assert_eq!(node.get(r.key()).await.expect("get"), vec![]);
     }
     assert_eq!(stats.snapshot().peers_banned, 1, "no new ban");
+    assert_eq!(
+        stats.snapshot().peers_struck,
+        struck,
+        "no strike for stale records"
+    );
     assert_eq!(node.peer_count(), 1, "the stale sender stays a peer");
     // Every copy was still dropped: 3 forged, 6 stale pushed, 6 fetched.
     let rejected = stats.snapshot().records_rejected;

@@ -10,6 +10,9 @@ pub struct NodeStats {
     /// Records from peers (pushed to us or fetched) that failed
     /// verification and were dropped: forged and stale ones alike.
     pub records_rejected: AtomicU64,
+    /// Strikes against peers for forged records (stale records cost no
+    /// strike).
+    pub peers_struck: AtomicU64,
     /// Bans of peers for forged records (a peer banned again after its ban
     /// lifted counts again).
     pub peers_banned: AtomicU64,
@@ -28,6 +31,8 @@ pub struct NodeStatsSnapshot {
     pub records_accepted: u64,
     /// See [`NodeStats::records_rejected`].
     pub records_rejected: u64,
+    /// See [`NodeStats::peers_struck`].
+    pub peers_struck: u64,
     /// See [`NodeStats::peers_banned`].
     pub peers_banned: u64,
 }
@@ -38,6 +43,7 @@ impl NodeStats {
         NodeStatsSnapshot {
             records_accepted: self.records_accepted.load(Ordering::Relaxed),
             records_rejected: self.records_rejected.load(Ordering::Relaxed),
+            peers_struck: self.peers_struck.load(Ordering::Relaxed),
             peers_banned: self.peers_banned.load(Ordering::Relaxed),
         }
     }

@@ -97,6 +97,7 @@ impl Node {
         if fault != Fault::Forged {
             return;
         }
+        self.stats.peers_struck.fetch_add(1, Ordering::Relaxed);
         if self.strikes.strike(peer, Instant::now()) == Strike::Banned {
             warn!(%peer, "peer banned for forged records");
             self.stats.peers_banned.fetch_add(1, Ordering::Relaxed);
