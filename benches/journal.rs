@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{PayoutId, PoolId};
-use chiral_pool::core::pow::{sha256d, Target};
+use chiral_pool::core::pow::{sha256d, CompactTarget, Target};
 use chiral_pool::core::share::{Share, WorkTemplate};
 use chiral_pool::node::ShareJournal;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -21,9 +21,17 @@ fn shares() -> Vec<([u8; 32], Share)> {
     let easy = Target::from_difficulty(1.0 / 16_777_216.0).expect("target");
     (0..SHARES as u64)
         .map(|i| {
-            let share = WorkTemplate::synthetic(&pool, &payout, [7; 32], 0x1d00ffff, 1, 1, 8)
-                .mine(pool, payout.clone(), easy, &i.to_le_bytes(), 0..u32::MAX)
-                .expect("a share exists");
+            let share = WorkTemplate::synthetic(
+                &pool,
+                &payout,
+                [7; 32],
+                CompactTarget::from_consensus(0x1d00ffff),
+                1,
+                1,
+                8,
+            )
+            .mine(pool, payout.clone(), easy, &i.to_le_bytes(), 0..u32::MAX)
+            .expect("a share exists");
             (sha256d(&share.header.to_bytes()), share)
         })
         .collect()

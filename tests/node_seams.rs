@@ -14,7 +14,7 @@ use chiral_pool::core::chain::{SyntheticChain, WorkSource};
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::PoolId;
 use chiral_pool::core::pool::FeeBps;
-use chiral_pool::core::pow::{sha256d, Target};
+use chiral_pool::core::pow::{sha256d, CompactTarget, Target};
 use chiral_pool::core::share::{Share, ShareValidator, VerifiedShare};
 use chiral_pool::miner::{run_cpu_miner, MinerStats};
 use chiral_pool::node::{
@@ -92,7 +92,8 @@ async fn server(
     std::net::SocketAddr,
     Arc<chiral_pool::stratum::server::ServerStats>,
 ) {
-    let chain = Arc::new(SyntheticChain::new(0x1d00ffff).expect("bits"));
+    let chain =
+        Arc::new(SyntheticChain::new(CompactTarget::from_consensus(0x1d00ffff)).expect("bits"));
     let server = StratumServer::new(config, chain, sink).expect("valid config");
     let stats = server.stats();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -241,7 +242,7 @@ async fn a_restarted_node_prunes_old_shares_and_says_what_it_replayed() {
 #[tokio::test]
 async fn invalid_node_settings_are_errors_naming_the_field() {
     let mut config = NodeConfig::new(Keypair::generate());
-    config.chain_bits = 0x0480_0001; // negative: no target
+    config.chain_bits = CompactTarget::from_consensus(0x0480_0001); // negative: no target
     let err = PoolNode::start(config).await.err().expect("refused");
     assert!(
         matches!(

@@ -7,11 +7,11 @@ use std::hint::black_box;
 
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{PayoutId, PoolId};
-use chiral_pool_core::pow::{merkle_root_from_branch, sha256d, Difficulty, Target};
+use chiral_pool_core::pow::{merkle_root_from_branch, sha256d, CompactTarget, Difficulty, Target};
 use chiral_pool_core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
-const BITS: u32 = 0x1d00ffff;
+const BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
 const SHARES: usize = 256;
 const BRANCH: usize = 10;
 

@@ -1,6 +1,6 @@
 //! The proof-of-work code agrees with real Bitcoin mainnet blocks.
 
-use chiral_pool_core::pow::{reversed, BlockHeader, Target};
+use chiral_pool_core::pow::{reversed, BlockHeader, CompactTarget, Target};
 
 /// (header hex, published block hash in display order)
 const BLOCKS: &[(&str, &str)] = &[
@@ -51,7 +51,7 @@ fn accessors_read_the_right_fields() {
     let (h, _) = header(BLOCKS[3].0);
     assert_eq!(h.version(), 1);
     assert_eq!(h.time(), 1_305_998_791);
-    assert_eq!(h.bits(), 0x1a44b9f2);
+    assert_eq!(h.bits().to_consensus(), 0x1a44b9f2);
     assert_eq!(h.nonce(), 2_504_433_986);
     assert_eq!(
         hex::encode(reversed(h.prev_hash())),
@@ -84,10 +84,10 @@ fn changing_any_header_byte_breaks_the_proof() {
 
 #[test]
 fn difficulty_of_mainnet_targets() {
-    let genesis = Target::from_compact(0x1d00ffff).expect("valid");
+    let genesis = Target::from_compact(CompactTarget::from_consensus(0x1d00ffff)).expect("valid");
     assert!((genesis.difficulty() - 1.0).abs() < 1e-12);
     // Block 100000's published difficulty is 14484.1623612254.
-    let d = Target::from_compact(0x1b04864c)
+    let d = Target::from_compact(CompactTarget::from_consensus(0x1b04864c))
         .expect("valid")
         .difficulty();
     assert!((d - 14_484.162_361_225_4).abs() < 1e-6, "{d}");

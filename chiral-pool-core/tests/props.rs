@@ -4,7 +4,7 @@ use chiral_pool_core::codec;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::pool::PoolAnnouncement;
-use chiral_pool_core::pow::{BlockHeader, Difficulty, Target};
+use chiral_pool_core::pow::{BlockHeader, CompactTarget, Difficulty, Target};
 use chiral_pool_core::record::{RecordKey, RecordKind, SignedRecord};
 use chiral_pool_core::share::commitment::{encode_commitment, find_commitment};
 use chiral_pool_core::share::Share;
@@ -27,7 +27,7 @@ proptest! {
 
     #[test]
     fn compact_targets_round_trip(bits in any::<u32>()) {
-        if let Ok(t) = Target::from_compact(bits) {
+        if let Ok(t) = Target::from_compact(CompactTarget::from_consensus(bits)) {
             let again = Target::from_compact(t.to_compact_lossy()).expect("re-encodes validly");
             prop_assert_eq!(again, t);
         }
@@ -73,7 +73,7 @@ proptest! {
             pool_id: PoolId::from_bytes([3; 32]),
             payout_id: payout,
             target: Target::from_le_bytes(target),
-            header: BlockHeader::new(1, [1; 32], [2; 32], 3, 4, nonce),
+            header: BlockHeader::new(1, [1; 32], [2; 32], 3, CompactTarget::from_consensus(4), nonce),
             coinbase,
             merkle_branch: branch,
         };

@@ -2,7 +2,7 @@
 
 mod common;
 
-use chiral_pool_core::pow::{Difficulty, Target};
+use chiral_pool_core::pow::{CompactTarget, Difficulty, Target};
 use chiral_pool_core::share::commitment::{encode_commitment, CommitmentError, COMMITMENT_TAG};
 use chiral_pool_core::share::{Share, ShareError, ShareValidator, ShareValidatorConfig};
 use common::{Fixture, DIFF1_BITS, HALF_SHARE_BITS};
@@ -156,7 +156,8 @@ fn a_hash_above_the_share_target_is_low_difficulty() {
 
     // Claiming a harder target than the work done is also low difficulty.
     let mut claimed = share;
-    claimed.target = Target::from_compact(0x1c00ffff).expect("valid");
+    claimed.target =
+        Target::from_compact(CompactTarget::from_consensus(0x1c00ffff)).expect("valid");
     assert_eq!(
         f.validator().verify(&claimed),
         Err(ShareError::LowDifficulty)

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::PoolId;
-use chiral_pool_core::pow::Difficulty;
+use chiral_pool_core::pow::{CompactTarget, Difficulty};
 use chiral_stratum::server::{DiscardShares, ServerConfig, StratumServer};
 use chiral_stratum::wire::Message;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -95,7 +95,9 @@ fn roundtrip(c: &mut Criterion) {
         let addr = listener.local_addr().expect("addr");
         let server = StratumServer::new(
             server_config(),
-            Arc::new(SyntheticChain::new(0x1d00ffff).expect("valid bits")),
+            Arc::new(
+                SyntheticChain::new(CompactTarget::from_consensus(0x1d00ffff)).expect("valid bits"),
+            ),
             Arc::new(DiscardShares),
         )
         .expect("valid server config");

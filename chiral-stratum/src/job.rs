@@ -5,7 +5,9 @@
 //! and the nonce travel as big-endian hex and sit little-endian in the
 //! header; merkle branch hashes travel in internal order.
 
-use chiral_pool_core::pow::{merkle_root_from_branch, sha256d, BlockHeader, Hash256};
+use chiral_pool_core::pow::{
+    merkle_root_from_branch, sha256d, BlockHeader, CompactTarget, Hash256,
+};
 use chiral_pool_core::share::WorkTemplate;
 use serde_json::{json, Value};
 
@@ -64,7 +66,7 @@ impl JobParams {
             hex::encode(&t.coinb2),
             branch,
             format!("{:08x}", t.version as u32),
-            format!("{:08x}", t.bits),
+            format!("{:08x}", t.bits.to_consensus()),
             format!("{:08x}", t.time),
             self.clean,
         ])
@@ -111,7 +113,7 @@ impl JobParams {
             template: WorkTemplate {
                 version: version as i32,
                 prev_hash: prev,
-                bits,
+                bits: CompactTarget::from_consensus(bits),
                 time,
                 coinb1,
                 coinb2,

@@ -156,7 +156,11 @@ async fn version_rolling_is_negotiated_and_enforced() {
 #[tokio::test]
 async fn a_block_moves_the_tip_and_clean_jobs_follow_then_shutdown_says_reconnect() {
     // Regtest-easy network target: every share is a block.
-    let mut server = TestServer::start(0x207fffff, |_| {}).await;
+    let mut server = TestServer::start(
+        chiral_pool_core::pow::CompactTarget::from_consensus(0x207fffff),
+        |_| {},
+    )
+    .await;
     let (client, mut events) = StratumClient::connect(config(server.addr, "carol"))
         .await
         .expect("connect");

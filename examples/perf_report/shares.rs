@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{PayoutId, PoolId};
-use chiral_pool::core::pow::{merkle_root_from_branch, sha256d, Difficulty, Target};
+use chiral_pool::core::pow::{merkle_root_from_branch, sha256d, CompactTarget, Difficulty, Target};
 use chiral_pool::core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
 
 use super::{paired, Figure};
 
-pub const BITS: u32 = 0x1d00ffff;
+pub const BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
 pub const TIP: [u8; 32] = [0x22; 32];
 
 pub fn shares(n: usize, pool: PoolId) -> Vec<Share> {

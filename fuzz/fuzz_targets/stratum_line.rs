@@ -7,7 +7,9 @@ use chiral_stratum::wire::Message;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(line) = std::str::from_utf8(data) else { return };
+    let Ok(line) = std::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(msg) = Message::parse(line) {
         let _ = msg.to_line();
         if let Message::Request { params, .. } | Message::Notification { params, .. } = &msg {

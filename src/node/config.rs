@@ -8,6 +8,7 @@ use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::manager::ManagerError;
 use chiral_pool_core::pool::FeeBps;
+use chiral_pool_core::pow::CompactTarget;
 use chiral_pool_core::store::{SharedClock, SystemClock};
 use chiral_pool_dht::kad::Multiaddr;
 use chiral_pool_dht::KadError;
@@ -50,7 +51,7 @@ pub struct NodeConfig {
     pub chain: Option<Arc<SyntheticChain>>,
     /// Network target of a fresh synthetic chain, compact. Default:
     /// `0x1f00ffff` (difficulty 1/256: a few seconds of a CPU core).
-    pub chain_bits: u32,
+    pub chain_bits: CompactTarget,
     /// First share difficulty of miners; a sixteenth of it is the easiest
     /// share accepted. Default: 1/65,536.
     pub share_difficulty: f64,
@@ -88,7 +89,7 @@ impl NodeConfig {
             stratum: None,
             announce: None,
             chain: None,
-            chain_bits: 0x1f00_ffff,
+            chain_bits: CompactTarget::from_consensus(0x1f00_ffff),
             share_difficulty: 1.0 / 65_536.0,
             share_interval_secs: 2.0,
             reward: 5_000_000_000,

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use chiral_pool_core::chain::Tip;
+use chiral_pool_core::pow::CompactTarget;
 
 /// File name inside the data directory.
 pub const FILE: &str = "chain.tips";
@@ -34,7 +35,7 @@ fn read_all(path: &Path) -> Vec<Tip> {
             let height = parts.next()?.parse().ok()?;
             Some(Tip {
                 prev_hash,
-                bits,
+                bits: CompactTarget::from_consensus(bits),
                 height,
             })
         })
@@ -47,7 +48,7 @@ fn line(tip: &Tip) -> String {
     format!(
         "{} {:08x} {}\n",
         hex::encode(tip.prev_hash),
-        tip.bits,
+        tip.bits.to_consensus(),
         tip.height
     )
 }
@@ -88,7 +89,7 @@ mod tests {
         prev_hash[..4].copy_from_slice(&i.to_le_bytes());
         Tip {
             prev_hash,
-            bits: 0x1d00ffff,
+            bits: CompactTarget::from_consensus(0x1d00ffff),
             height: i,
         }
     }

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{PayoutId, PoolId};
-use chiral_pool::core::pow::{Difficulty, Target};
+use chiral_pool::core::pow::{CompactTarget, Difficulty, Target};
 use chiral_pool::core::share::{Share, ShareValidatorConfig, WorkTemplate};
 use chiral_pool::core::store::{ManualClock, SharedClock};
 use chiral_pool::dht::kad::Multiaddr;
@@ -14,7 +14,7 @@ use chiral_pool::dht::{KadConfig, KadStore};
 
 pub const T0: u64 = 1_900_000_000;
 /// Diff1 bits: fixture shares are not blocks.
-pub const BITS: u32 = 0x1d00ffff;
+pub const BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
 pub const TIP: [u8; 32] = [0x5a; 32];
 
 /// Shares of one pool at difficulty 2^-24 (about 256 hashes each).

@@ -11,7 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
 
 use crate::ids::{PayoutId, PoolId};
-use crate::pow::{BlockHeader, Hash256, Target, TargetError};
+use crate::pow::{BlockHeader, CompactTarget, Hash256, Target, TargetError};
 use crate::share::WorkTemplate;
 
 /// The chain tip jobs build on.
@@ -20,7 +20,7 @@ pub struct Tip {
     /// Hash of the current best block, internal byte order.
     pub prev_hash: Hash256,
     /// Network target, compact.
-    pub bits: u32,
+    pub bits: CompactTarget,
     /// Height of the block being mined.
     pub height: u32,
 }
@@ -46,10 +46,11 @@ pub trait WorkSource: Send + Sync + 'static {
 ///
 /// ```
 /// use chiral_pool_core::chain::{SyntheticChain, WorkSource};
-/// let chain = SyntheticChain::new(0x207fffff)?;
+/// use chiral_pool_core::pow::CompactTarget;
+/// let chain = SyntheticChain::new(CompactTarget::from_consensus(0x207fffff))?;
 /// assert_eq!(chain.tip().borrow().height, 1);
 /// // Bits that name no target are refused, not read as "any hash wins".
-/// assert!(SyntheticChain::new(0x0480_0001).is_err());
+/// assert!(SyntheticChain::new(CompactTarget::from_consensus(0x0480_0001)).is_err());
 /// # Ok::<(), chiral_pool_core::pow::TargetError>(())
 /// ```
 #[derive(Debug)]
@@ -62,7 +63,7 @@ pub struct SyntheticChain {
 impl SyntheticChain {
     /// A chain at height 1 on a zero genesis hash, with network target
     /// `bits`; bits that do not decode to a target are an error.
-    pub fn new(bits: u32) -> Result<Self, TargetError> {
+    pub fn new(bits: CompactTarget) -> Result<Self, TargetError> {
         Self::resume(Tip {
             prev_hash: [0; 32],
             bits,

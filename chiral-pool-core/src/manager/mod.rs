@@ -26,7 +26,7 @@ use std::time::Duration;
 use crate::identity::{Keypair, PublicKey};
 use crate::ids::PoolId;
 use crate::pool::{PoolAnnouncement, PoolError};
-use crate::pow::Hash256;
+use crate::pow::{CompactTarget, Hash256};
 use crate::record::RecordError;
 use crate::share::{ShareError, ShareValidator, ShareValidatorConfig};
 use crate::store::{RecordStore, SharedClock, StoreError};
@@ -292,7 +292,7 @@ impl<S: RecordStore> PoolManager<S> {
     }
 
     /// Tells every tracked pool's validator about a new chain tip.
-    pub fn add_tip(&self, prev_hash: Hash256, bits: u32) -> Result<()> {
+    pub fn add_tip(&self, prev_hash: Hash256, bits: CompactTarget) -> Result<()> {
         let mut guard = self.state();
         let state = &mut *guard;
         for (pool, v) in state.validators.iter_mut() {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{sha256d, Hash256, Target};
+use super::{sha256d, CompactTarget, Hash256, Target};
 
 /// Serialized length of a [`BlockHeader`].
 pub const HEADER_LEN: usize = 80;
@@ -14,8 +14,9 @@ const NONCE_OFFSET: usize = HEADER_LEN - 4;
 /// time, compact target (`bits`) and nonce, every integer little-endian.
 ///
 /// ```
-/// use chiral_pool_core::pow::BlockHeader;
-/// let header = BlockHeader::new(2, [0; 32], [1; 32], 1_700_000_000, 0x1d00ffff, 42);
+/// use chiral_pool_core::pow::{BlockHeader, CompactTarget};
+/// let bits = CompactTarget::from_consensus(0x1d00ffff);
+/// let header = BlockHeader::new(2, [0; 32], [1; 32], 1_700_000_000, bits, 42);
 /// let bytes = header.to_bytes();
 /// assert_eq!(BlockHeader::from_bytes(&bytes), header);
 /// assert_eq!(header.nonce(), 42);
@@ -26,7 +27,7 @@ pub struct BlockHeader {
     prev_hash: Hash256,
     merkle_root: Hash256,
     time: u32,
-    bits: u32,
+    bits: CompactTarget,
     nonce: u32,
 }
 
@@ -37,7 +38,7 @@ impl BlockHeader {
         prev_hash: Hash256,
         merkle_root: Hash256,
         time: u32,
-        bits: u32,
+        bits: CompactTarget,
         nonce: u32,
     ) -> Self {
         Self {
@@ -64,7 +65,7 @@ impl BlockHeader {
             prev_hash,
             merkle_root,
             time: u32::from_le_bytes(time),
-            bits: u32::from_le_bytes(bits),
+            bits: CompactTarget::from_consensus(u32::from_le_bytes(bits)),
             nonce: u32::from_le_bytes(nonce),
         }
     }
@@ -83,7 +84,7 @@ impl BlockHeader {
         out[4..36].copy_from_slice(&self.prev_hash);
         out[36..68].copy_from_slice(&self.merkle_root);
         out[68..72].copy_from_slice(&self.time.to_le_bytes());
-        out[72..76].copy_from_slice(&self.bits.to_le_bytes());
+        out[72..76].copy_from_slice(&self.bits.to_consensus().to_le_bytes());
         out[76..80].copy_from_slice(&self.nonce.to_le_bytes());
         out
     }
@@ -114,7 +115,7 @@ impl BlockHeader {
     }
 
     /// Network target in compact form.
-    pub fn bits(&self) -> u32 {
+    pub fn bits(&self) -> CompactTarget {
         self.bits
     }
 

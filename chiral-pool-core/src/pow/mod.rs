@@ -10,7 +10,7 @@ mod target;
 
 pub use header::{BlockHeader, HEADER_LEN};
 pub use merkle::{merkle_root_from_branch, MAX_MERKLE_BRANCH};
-pub use target::{Difficulty, Target, TargetError};
+pub use target::{CompactTarget, Difficulty, Target, TargetError};
 
 use sha2::{Digest, Sha256};
 

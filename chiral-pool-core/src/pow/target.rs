@@ -20,6 +20,39 @@ pub enum TargetError {
     InvalidDifficulty,
 }
 
+/// A target in Bitcoin's compact ("nBits") form, as headers and block
+/// templates carry it. Not every value names a target: decode it with
+/// [`Target::from_compact`].
+///
+/// ```
+/// use chiral_pool_core::pow::{CompactTarget, Target};
+/// let bits = CompactTarget::from_consensus(0x1d00ffff);
+/// assert_eq!(Target::from_compact(bits), Ok(Target::DIFF1));
+/// assert_eq!(bits.to_consensus(), 0x1d00ffff);
+/// ```
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct CompactTarget(u32);
+
+impl CompactTarget {
+    /// The compact form as the consensus encoding carries it.
+    pub const fn from_consensus(bits: u32) -> Self {
+        CompactTarget(bits)
+    }
+
+    /// The consensus encoding.
+    pub const fn to_consensus(self) -> u32 {
+        self.0
+    }
+}
+
+impl std::fmt::LowerHex for CompactTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::LowerHex::fmt(&self.0, f)
+    }
+}
+
 /// diff1, the target of difficulty 1: `0x00000000FFFF0000…0000`.
 const DIFF1: U256 = U256::from_limbs([0, 0, 0, 0x0000_0000_FFFF_0000]);
 
@@ -30,10 +63,11 @@ const DIFFICULTY_FRACTION_BITS: usize = 32;
 /// little-endian number, is at most the target.
 ///
 /// ```
-/// use chiral_pool_core::pow::Target;
-/// let t = Target::from_compact(0x1d00ffff).unwrap();
+/// use chiral_pool_core::pow::{CompactTarget, Target};
+/// let bits = CompactTarget::from_consensus(0x1d00ffff);
+/// let t = Target::from_compact(bits).unwrap();
 /// assert_eq!(t, Target::DIFF1);
-/// assert_eq!(t.to_compact_lossy(), 0x1d00ffff);
+/// assert_eq!(t.to_compact_lossy(), bits);
 /// let easy = Target::from_difficulty(1.0 / 4096.0).unwrap();
 /// assert!(easy > t);
 /// ```
@@ -58,7 +92,8 @@ impl Target {
 
     /// Decodes Bitcoin's compact ("nBits") form, rejecting negative and
     /// overflowing encodings as consensus does.
-    pub fn from_compact(bits: u32) -> Result<Self, TargetError> {
+    pub fn from_compact(bits: CompactTarget) -> Result<Self, TargetError> {
+        let bits = bits.to_consensus();
         let exponent = (bits >> 24) as usize;
         let mantissa = bits & 0x007f_ffff;
         if mantissa != 0 && bits & 0x0080_0000 != 0 {
@@ -81,7 +116,7 @@ impl Target {
 
     /// Encodes the target in compact form. Lossy: only the top 23 bits of
     /// the mantissa survive, so `from_compact(t.to_compact_lossy()) <= t`.
-    pub fn to_compact_lossy(&self) -> u32 {
+    pub fn to_compact_lossy(&self) -> CompactTarget {
         let mut size = self.0.bit_len().div_ceil(8);
         let mut compact: u32 = if size <= 3 {
             (self.0.as_limbs()[0] << (8 * (3 - size))) as u32
@@ -92,7 +127,7 @@ impl Target {
             compact >>= 8;
             size += 1;
         }
-        compact | ((size as u32) << 24)
+        CompactTarget(compact | ((size as u32) << 24))
     }
 
     /// The target of a (possibly fractional) difficulty: `diff1 / difficulty`.
@@ -267,6 +302,7 @@ mod tests {
     #[test]
     fn compact_round_trips_for_mainnet_bits() {
         for bits in [0x1d00ffff, 0x1b0404cb, 0x170331db, 0x1705dd01, 0x207fffff] {
+            let bits = CompactTarget::from_consensus(bits);
             let t = Target::from_compact(bits).expect("valid bits");
             assert_eq!(t.to_compact_lossy(), bits, "{bits:#x}");
         }
@@ -275,16 +311,19 @@ mod tests {
     #[test]
     fn compact_rejects_negative_and_overflow() {
         assert_eq!(
-            Target::from_compact(0x04923456),
+            Target::from_compact(CompactTarget::from_consensus(0x04923456)),
             Err(TargetError::NegativeCompact(0x04923456))
         );
         assert_eq!(
-            Target::from_compact(0xff123456),
+            Target::from_compact(CompactTarget::from_consensus(0xff123456)),
             Err(TargetError::OverflowCompact(0xff123456))
         );
-        assert_eq!(Target::from_compact(0x01003456), Ok(Target(U256::ZERO)));
         assert_eq!(
-            Target::from_compact(0x01123456),
+            Target::from_compact(CompactTarget::from_consensus(0x01003456)),
+            Ok(Target(U256::ZERO))
+        );
+        assert_eq!(
+            Target::from_compact(CompactTarget::from_consensus(0x01123456)),
             Ok(Target(U256::from(0x12u8)))
         );
     }
@@ -353,7 +392,7 @@ mod tests {
 
     #[test]
     fn comparison_is_inclusive_and_little_endian() {
-        let t = Target::from_compact(0x1d00ffff).expect("valid");
+        let t = Target::from_compact(CompactTarget::from_consensus(0x1d00ffff)).expect("valid");
         let mut at = t.to_le_bytes();
         assert!(t.is_met_by(&at));
         at[0] = 1; // t + 1 (the low byte of diff1 is zero)

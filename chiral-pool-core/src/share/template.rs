@@ -6,7 +6,7 @@ use std::ops::Range;
 use super::commitment::encode_commitment;
 use super::Share;
 use crate::ids::{PayoutId, PoolId};
-use crate::pow::{merkle_root_from_branch, sha256d, BlockHeader, Hash256, Target};
+use crate::pow::{merkle_root_from_branch, sha256d, BlockHeader, CompactTarget, Hash256, Target};
 
 /// A job: everything but the extranonce and the nonce. The coinbase is
 /// `coinb1 || extranonce || coinb2`, as in Stratum V1.
@@ -17,7 +17,7 @@ pub struct WorkTemplate {
     /// Previous block hash, internal byte order.
     pub prev_hash: Hash256,
     /// Network target, compact.
-    pub bits: u32,
+    pub bits: CompactTarget,
     /// Header time.
     pub time: u32,
     /// Coinbase bytes before the extranonce.
@@ -38,7 +38,7 @@ impl WorkTemplate {
         pool: &PoolId,
         payout: &PayoutId,
         prev_hash: Hash256,
-        bits: u32,
+        bits: CompactTarget,
         time: u32,
         height: u32,
         extranonce_len: usize,

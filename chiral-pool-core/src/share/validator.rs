@@ -6,7 +6,9 @@ use super::commitment::{find_commitment, CommitmentError};
 use super::Share;
 use crate::codec::CodecError;
 use crate::ids::{PayoutId, PoolId};
-use crate::pow::{merkle_root_from_branch, sha256d, Difficulty, Hash256, PowHash, Sha256d, Target};
+use crate::pow::{
+    merkle_root_from_branch, sha256d, CompactTarget, Difficulty, Hash256, PowHash, Sha256d, Target,
+};
 
 /// Why a share is rejected. Each check has its own variant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,7 +107,7 @@ pub struct VerifiedShare {
 #[derive(Debug, Clone)]
 struct Tip {
     prev_hash: Hash256,
-    bits: u32,
+    bits: CompactTarget,
     network_target: Target,
 }
 
@@ -113,9 +115,9 @@ struct Tip {
 /// duplicates. Memory is bounded by `max_tips * max_shares_per_tip`.
 ///
 /// ```
-/// use chiral_pool_core::{ids::PoolId, share::*};
+/// use chiral_pool_core::{ids::PoolId, pow::CompactTarget, share::*};
 /// let mut v = ShareValidator::new(PoolId::from_bytes([1; 32]), ShareValidatorConfig::new());
-/// v.add_tip([0; 32], 0x207fffff).unwrap();
+/// v.add_tip([0; 32], CompactTarget::from_consensus(0x207fffff)).unwrap();
 /// assert!(v.knows_tip(&[0; 32]));
 /// ```
 #[derive(Debug)]
@@ -175,7 +177,7 @@ impl<H: PowHash> ShareValidator<H> {
     /// Records a new chain tip (the hash shares must build on) with the
     /// network's compact target; the oldest tip beyond `max_tips` becomes
     /// stale and its dedupe memory is freed. Adding a known tip is a no-op.
-    pub fn add_tip(&mut self, prev_hash: Hash256, bits: u32) -> Result<(), ShareError> {
+    pub fn add_tip(&mut self, prev_hash: Hash256, bits: CompactTarget) -> Result<(), ShareError> {
         if self.knows_tip(&prev_hash) {
             return Ok(());
         }

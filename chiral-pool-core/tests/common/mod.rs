@@ -3,25 +3,25 @@
 
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{PayoutId, PoolId};
-use chiral_pool_core::pow::{Difficulty, Target};
+use chiral_pool_core::pow::{CompactTarget, Difficulty, Target};
 use chiral_pool_core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
 
 /// Diff1 bits: shares at tiny difficulty are not blocks.
-pub const DIFF1_BITS: u32 = 0x1d00ffff;
+pub const DIFF1_BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
 /// Network target about half the fixture's share target: about every
 /// second share is a block.
-pub const HALF_SHARE_BITS: u32 = 0x1f7fffff;
+pub const HALF_SHARE_BITS: CompactTarget = CompactTarget::from_consensus(0x1f7fffff);
 
 pub struct Fixture {
     pub owner: Keypair,
     pub pool: PoolId,
     pub tip: [u8; 32],
-    pub bits: u32,
+    pub bits: CompactTarget,
     pub share_target: Target,
 }
 
 impl Fixture {
-    pub fn new(bits: u32) -> Self {
+    pub fn new(bits: CompactTarget) -> Self {
         let owner = Keypair::from_secret_bytes([42; 32]);
         let pool = PoolId::derive(&owner.public(), "fixture");
         Fixture {

@@ -19,6 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chiral_pool_core::chain::WorkSource;
+use chiral_pool_core::pow::CompactTarget;
 use chiral_pool_core::share::{Share, ShareError, ShareValidator, VerifiedShare};
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, Semaphore};
@@ -78,7 +79,7 @@ impl Shared {
             .forget(verified);
     }
 
-    fn add_tip(&self, prev_hash: [u8; 32], bits: u32) {
+    fn add_tip(&self, prev_hash: [u8; 32], bits: CompactTarget) {
         let mut dedupe = self.dedupe.lock().unwrap_or_else(|e| e.into_inner());
         if dedupe.knows_tip(&prev_hash) {
             return;
@@ -118,12 +119,12 @@ impl Shared {
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::sync::Arc;
-/// use chiral_pool_core::{chain::SyntheticChain, identity::Keypair, ids::PoolId};
+/// use chiral_pool_core::{chain::SyntheticChain, identity::Keypair, ids::PoolId, pow::CompactTarget};
 /// use chiral_stratum::server::{DiscardShares, ServerConfig, StratumServer};
 /// let pool = PoolId::derive(&Keypair::generate().public(), "demo");
 /// let server = StratumServer::new(
 ///     ServerConfig::new(pool),
-///     Arc::new(SyntheticChain::new(0x1e00ffff)?),
+///     Arc::new(SyntheticChain::new(CompactTarget::from_consensus(0x1e00ffff))?),
 ///     Arc::new(DiscardShares),
 /// )?;
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3333").await?;

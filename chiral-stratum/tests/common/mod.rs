@@ -8,7 +8,7 @@ use std::time::Duration;
 use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::PoolId;
-use chiral_pool_core::pow::Target;
+use chiral_pool_core::pow::{CompactTarget, Target};
 use chiral_pool_core::share::{Share, VerifiedShare};
 use chiral_stratum::client::{ClientEvent, StratumClient, Submission};
 use chiral_stratum::job::JobParams;
@@ -18,7 +18,7 @@ use chiral_stratum::server::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 /// Network target at difficulty 1: out of reach of test shares.
-pub const HARD_BITS: u32 = 0x1d00ffff;
+pub const HARD_BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
 /// Difficulty miners ask for: about 4,096 hashes a share.
 pub const EASY: f64 = 1.0 / 1_048_576.0;
 
@@ -59,7 +59,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub async fn start(bits: u32, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    pub async fn start(bits: CompactTarget, tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
         let pool = PoolId::derive(
             &Keypair::from_secret_bytes([8; 32]).public(),
             "stratum-test",
