@@ -15,7 +15,7 @@ use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::PoolId;
 use chiral_pool::core::pool::FeeBps;
 use chiral_pool::core::pow::{sha256d, CompactTarget, Target};
-use chiral_pool::core::share::{Share, ShareValidator, VerifiedShare};
+use chiral_pool::core::share::{Share, VerifiedShare};
 use chiral_pool::miner::{run_cpu_miner, MinerStats};
 use chiral_pool::node::{
     GroupCommit, JournalEntry, JournalError, JournalWriter, NodeConfig, NodeError, PoolNode,
@@ -33,12 +33,6 @@ fn pool() -> PoolId {
     PoolId::derive(&Keypair::from_secret_bytes([6; 32]).public(), "seams")
 }
 
-fn verified(share: &Share) -> VerifiedShare {
-    let mut v = ShareValidator::new(share.pool_id, ShareFactory::validator_config());
-    v.add_tip(TIP, BITS).expect("tip");
-    v.accept(share).expect("valid")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_acknowledged_share_reaches_publication_through_a_queue_of_one() {
     const N: u64 = 40;
@@ -49,7 +43,7 @@ async fn every_acknowledged_share_reaches_publication_through_a_queue_of_one() {
     let mut expected = Vec::new();
     for i in 0..N {
         let share = f.share("alice", i);
-        let v = verified(&share);
+        let v = ShareFactory::verdict(TIP, &share);
         expected.push(v.hash);
         replies.spawn(sink.accepted(&share, &v).wait());
     }

@@ -18,7 +18,7 @@ use chiral_pool::core::ids::PoolId;
 use chiral_pool::core::manager::ShareBatch;
 use chiral_pool::core::manager::{ManagerConfig, ManagerError, PoolManager};
 use chiral_pool::core::record::{RecordKey, RecordKind, SignedRecord};
-use chiral_pool::core::share::{ShareError, ShareValidator};
+use chiral_pool::core::share::ShareError;
 use chiral_pool::core::store::ManualClock;
 use chiral_pool::core::store::{PutReport, RecordStore, StoreError};
 use chiral_pool::dht::{MemoryNetwork, MemoryStore};
@@ -56,18 +56,6 @@ fn setup() -> (ManualClock, MemoryNetwork, PoolId) {
     (clock, net, pool)
 }
 
-/// What a Stratum server's validator would hand over: the share verified
-/// by a validator that knows `tip`.
-fn server_verdict(
-    pool: PoolId,
-    tip: [u8; 32],
-    share: &chiral_pool::core::share::Share,
-) -> chiral_pool::core::share::VerifiedShare {
-    let mut v = ShareValidator::new(pool, ShareFactory::validator_config());
-    v.add_tip(tip, BITS).expect("tip");
-    v.accept(share).expect("valid share")
-}
-
 #[tokio::test]
 async fn a_share_on_a_tip_the_manager_has_not_seen_is_published_on_its_verdict() {
     let (clock, net, pool) = setup();
@@ -77,7 +65,7 @@ async fn a_share_on_a_tip_the_manager_has_not_seen_is_published_on_its_verdict()
     let f = ShareFactory::new(pool);
     // The server already moved to NEW_TIP; the manager has not heard yet.
     let share = f.share_on(NEW_TIP, "alice", 1);
-    let verified = server_verdict(pool, NEW_TIP, &share);
+    let verified = ShareFactory::verdict(NEW_TIP, &share);
     publisher
         .queue_verified(share.clone(), verified.clone())
         .expect("queued without a second verification");
@@ -249,12 +237,12 @@ fn a_verdict_that_is_not_the_shares_is_refused() {
     publisher.track_pool(pool, ShareFactory::validator_config());
     let f = ShareFactory::new(pool);
     let share = f.share("alice", 1);
-    let other = server_verdict(pool, TIP, &f.share("alice", 2));
+    let other = ShareFactory::verdict(TIP, &f.share("alice", 2));
     assert!(matches!(
         publisher.queue_verified(share.clone(), other),
         Err(ManagerError::Share(ShareError::VerdictMismatch))
     ));
-    let mut claimed = server_verdict(pool, TIP, &share);
+    let mut claimed = ShareFactory::verdict(TIP, &share);
     claimed.payout_id = PayoutId::new("thief").expect("id");
     assert!(publisher.queue_verified(share, claimed).is_err());
 }

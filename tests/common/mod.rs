@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{PayoutId, PoolId};
 use chiral_pool::core::pow::{CompactTarget, Difficulty, Target};
-use chiral_pool::core::share::{Share, ShareValidatorConfig, WorkTemplate};
+use chiral_pool::core::share::{
+    Share, ShareValidator, ShareValidatorConfig, VerifiedShare, WorkTemplate,
+};
 use chiral_pool::core::store::{ManualClock, SharedClock};
 use chiral_pool::dht::kad::Multiaddr;
 use chiral_pool::dht::{KadConfig, KadStore};
@@ -86,6 +88,14 @@ pub async fn kad_node(clock: &SharedClock, bootstrap: Vec<Multiaddr>) -> (Keypai
 }
 
 impl ShareFactory {
+    /// What a Stratum server's validator hands over for `share` (built on
+    /// `tip`): its verdict.
+    pub fn verdict(tip: [u8; 32], share: &Share) -> VerifiedShare {
+        let mut v = ShareValidator::new(share.pool_id, Self::validator_config());
+        v.add_tip(tip, BITS).expect("tip");
+        v.accept(share).expect("valid share")
+    }
+
     /// A share like [`ShareFactory::share`] built on block `tip`.
     pub fn share_on(&self, tip: [u8; 32], payout: &str, seed: u64) -> Share {
         let payout = PayoutId::new(payout).expect("valid payout id");
