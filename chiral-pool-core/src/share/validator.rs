@@ -61,7 +61,8 @@ pub struct ShareValidatorConfig {
     /// (a CPU miner finds one in well under a second).
     pub min_difficulty: Difficulty,
     /// How many recent tips (the current one and its predecessors) shares
-    /// may build on. Default: 3.
+    /// may build on. Default: 3. The current tip is always kept, so 0
+    /// behaves as 1.
     pub max_tips: usize,
     /// Most distinct shares remembered per tip, for duplicate detection.
     /// Default: 1,048,576 (about 40 MiB at the limit).

@@ -141,8 +141,17 @@ impl ServerConfig {
                 return Err(ConfigError::Zero(field));
             }
         }
-        if self.write_timeout.is_zero() {
-            return Err(ConfigError::Zero("write_timeout"));
+        for (field, value) in [
+            ("handshake_timeout", self.handshake_timeout),
+            ("idle_timeout", self.idle_timeout),
+            ("write_timeout", self.write_timeout),
+        ] {
+            if value.is_zero() {
+                return Err(ConfigError::Zero(field));
+            }
+        }
+        if self.ban_threshold == 0 {
+            return Err(ConfigError::Zero("ban_threshold"));
         }
         Ok(())
     }
