@@ -11,9 +11,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::payout::WindowBps;
 use chiral_pool::core::pool::FeeBps;
 use chiral_pool::dht::kad::Multiaddr;
-use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec, DEFAULT_WINDOW_BPS};
+use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
 use chiral_pool::stratum::server::RejectReason;
 use clap::Parser;
 
@@ -42,7 +43,7 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     fee_bps: u16,
     /// PPLNS window in basis points of the network difficulty.
-    #[arg(long, default_value_t = DEFAULT_WINDOW_BPS)]
+    #[arg(long, default_value_t = WindowBps::DEFAULT.bps())]
     window_bps: u32,
     /// Network difficulty of the synthetic chain.
     #[arg(long, default_value_t = 1.0 / 256.0)]
@@ -103,7 +104,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .clone()
                 .unwrap_or_else(|| "chiral-node".into()),
             fee: FeeBps::new(args.fee_bps)?,
-            window_bps: args.window_bps,
+            window: WindowBps::new(args.window_bps)?,
         });
     }
     let node = PoolNode::start(config).await?;

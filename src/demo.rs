@@ -14,8 +14,8 @@ use chiral_pool_core::pow::Target;
 use chiral_stratum::client::ClientConfig;
 
 use crate::miner::{run_cpu_miner, MinerStats};
-use crate::node::{Balance, NodeConfig, NodeError, PoolNode, PoolSpec, DEFAULT_WINDOW_BPS};
-use chiral_pool_core::payout::BlockPayout;
+use crate::node::{Balance, NodeConfig, NodeError, PoolNode, PoolSpec};
+use chiral_pool_core::payout::{BlockPayout, WindowBps};
 use chiral_pool_core::pool::FeeBps;
 
 /// Settings of [`run_local_pool`].
@@ -130,7 +130,7 @@ pub async fn run_local_pool(
     first.announce = Some(PoolSpec {
         name: "local-demo".into(),
         fee,
-        window_bps: DEFAULT_WINDOW_BPS,
+        window: WindowBps::DEFAULT,
     });
     first.stratum = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let owner = PoolNode::start(first).await?;

@@ -79,7 +79,7 @@ async fn announce_share_split_and_failover_across_kad_nodes() {
     // Network difficulty 2^-20: sixteen 2^-24 shares per block, the
     // window (2x) holds the last 32 shares.
     let config = PplnsConfig {
-        window_bps: chiral_pool::core::payout::DEFAULT_WINDOW_BPS,
+        window: chiral_pool::core::payout::WindowBps::DEFAULT,
         normalize_by_network: true,
     };
     let network = Difficulty::from_raw(1 << 12);

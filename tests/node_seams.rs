@@ -204,7 +204,7 @@ async fn a_restarted_node_prunes_old_shares_and_says_what_it_replayed() {
     config.announce = Some(PoolSpec {
         name: "replay".into(),
         fee: FeeBps::ZERO,
-        window_bps: chiral_pool::core::payout::DEFAULT_WINDOW_BPS,
+        window: chiral_pool::core::payout::WindowBps::DEFAULT,
     });
     {
         let journal = ShareJournal::open(&dir.join("journal.redb")).expect("journal");
@@ -254,7 +254,7 @@ async fn invalid_node_settings_are_errors_naming_the_field() {
     config.announce = Some(PoolSpec {
         name: "nan".into(),
         fee: FeeBps::ZERO,
-        window_bps: chiral_pool::core::payout::DEFAULT_WINDOW_BPS,
+        window: chiral_pool::core::payout::WindowBps::DEFAULT,
     });
     let err = PoolNode::start(config).await.err().expect("refused");
     assert!(err.to_string().contains("share_difficulty"), "{err}");

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::identity::PublicKey;
 use crate::ids::PoolId;
+use crate::payout::WindowBps;
 
 /// Longest pool name, bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -57,9 +58,8 @@ impl FeeBps {
 pub enum PayoutScheme {
     /// Pay per last N shares, with the window measured in work.
     Pplns {
-        /// Window size as a multiple of the network difficulty, in basis
-        /// points (20,000 = 2x).
-        window_bps: u32,
+        /// Window size as a multiple of the network difficulty.
+        window: WindowBps,
         /// Weigh each share by its difficulty divided by the network
         /// difficulty at submission (hopping-proof across retargets).
         normalize_by_network: bool,
@@ -177,7 +177,7 @@ impl PoolAnnouncement {
             description: String::new(),
             fee: FeeBps::ZERO,
             scheme: PayoutScheme::Pplns {
-                window_bps: crate::payout::DEFAULT_WINDOW_BPS,
+                window: WindowBps::DEFAULT,
                 normalize_by_network: true,
             },
             min_payout: 0,
@@ -200,8 +200,9 @@ impl PoolAnnouncement {
         check_len("description", &self.description, 0, MAX_DESCRIPTION_LEN)?;
         check_len("region", &self.region, 0, MAX_REGION_LEN)?;
         FeeBps::new(self.fee.bps())?;
-        if let PayoutScheme::Pplns { window_bps: 0, .. } = self.scheme {
-            return Err(PoolError::EmptyWindow);
+        if let PayoutScheme::Pplns { window, .. } = self.scheme {
+            // A decoded window may be zero; `WindowBps::new` refuses it.
+            WindowBps::new(window.bps())?;
         }
         if self.expires_at < self.created_at {
             return Err(PoolError::Lifetime);

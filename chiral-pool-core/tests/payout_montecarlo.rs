@@ -19,7 +19,7 @@ fn id(s: &str) -> PayoutId {
 fn pplns_pays_each_unit_of_difficulty_its_expected_value() {
     let fee = FeeBps::new(200).expect("valid");
     let config = PplnsConfig {
-        window_bps: 20_000,
+        window: chiral_pool_core::payout::WindowBps::DEFAULT,
         normalize_by_network: true,
     };
     let network = Difficulty::from_integer(D);

@@ -7,6 +7,7 @@ use std::time::Duration;
 use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::manager::ManagerError;
+use chiral_pool_core::payout::WindowBps;
 use chiral_pool_core::pool::FeeBps;
 use chiral_pool_core::pow::CompactTarget;
 use chiral_pool_core::store::{SharedClock, SystemClock};
@@ -15,8 +16,6 @@ use chiral_pool_dht::KadError;
 use libp2p::multiaddr::Protocol;
 
 use super::journal::JournalError;
-
-pub use chiral_pool_core::payout::DEFAULT_WINDOW_BPS;
 
 /// Accepted shares that may wait for publication; past it the Stratum
 /// replies wait (backpressure), they are never dropped.
@@ -29,8 +28,8 @@ pub struct PoolSpec {
     pub name: String,
     /// Pool fee.
     pub fee: FeeBps,
-    /// PPLNS window in basis points of the network difficulty.
-    pub window_bps: u32,
+    /// PPLNS window.
+    pub window: WindowBps,
 }
 
 /// Settings of a [`PoolNode`](super::PoolNode).

@@ -14,7 +14,7 @@ mod sink;
 mod tasks;
 mod tips;
 
-pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE, DEFAULT_WINDOW_BPS};
+pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE};
 pub use journal::{GroupCommit, JournalEntry, JournalError, JournalWriter, ShareJournal};
 pub use sink::{Accepted, PublishingSink};
 
@@ -261,7 +261,7 @@ impl PoolNode {
             );
             ann.fee = spec.fee;
             ann.scheme = PayoutScheme::Pplns {
-                window_bps: spec.window_bps,
+                window: spec.window,
                 normalize_by_network: true,
             };
             ann.description = "a chiral-pool node on a synthetic chain".into();
@@ -341,7 +341,7 @@ impl PoolNode {
         scheme: &PayoutScheme,
     ) -> Result<(), NodeError> {
         let PayoutScheme::Pplns {
-            window_bps,
+            window,
             normalize_by_network,
         } = *scheme
         else {
@@ -362,7 +362,7 @@ impl PoolNode {
         }
         let mut accounting = Accounting::new(AccountingConfig {
             pplns: PplnsConfig {
-                window_bps,
+                window,
                 normalize_by_network,
             },
             network: Difficulty::from_target(&self.chain.network_target()),

@@ -162,7 +162,7 @@ mod tests {
     fn config(grace_secs: u64) -> AccountingConfig {
         AccountingConfig {
             pplns: PplnsConfig {
-                window_bps: 20_000,
+                window: crate::payout::WindowBps::DEFAULT,
                 normalize_by_network: true,
             },
             network: Difficulty::ONE,

@@ -23,7 +23,7 @@ mod split;
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
 pub use cuts::{CutReward, RewardCuts};
 pub use ledger::{Account, LedgerError, LedgerTotals, PayoutLedger};
-pub use pplns::{rescan_weights, PplnsConfig, PplnsWindow, DEFAULT_WINDOW_BPS, NORMALIZED_ONE};
+pub use pplns::{rescan_weights, PplnsConfig, PplnsWindow, WindowBps, NORMALIZED_ONE};
 pub use pps::PpsPricing;
 pub use prop::{settle_solo, PropRound};
 pub use settlement::Settlement;

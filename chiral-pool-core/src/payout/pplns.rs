@@ -3,11 +3,13 @@
 use std::collections::{HashMap, VecDeque};
 
 use ruint::aliases::U256;
+use serde::{Deserialize, Serialize};
 
 use super::cuts::RewardCuts;
 use super::settlement::{Settlement, SplitKey};
 use super::split::split_sorted;
 use crate::ids::PayoutId;
+use crate::pool::PoolError;
 use crate::pow::Difficulty;
 
 /// Fixed-point scale of network-normalised weights: a share of exactly the
@@ -16,16 +18,47 @@ use crate::pow::Difficulty;
 /// about 2^22.
 pub const NORMALIZED_ONE: u128 = 1 << 96;
 
-/// The PPLNS window a pool gets unless it says otherwise: twice the
-/// network difficulty, in basis points (the "N = 2" of the literature).
-pub const DEFAULT_WINDOW_BPS: u32 = 20_000;
+/// A PPLNS window as a multiple of the network difficulty, in basis
+/// points (20,000 = twice the network difficulty). Never zero.
+///
+/// ```
+/// use chiral_pool_core::payout::WindowBps;
+/// assert_eq!(WindowBps::DEFAULT.bps(), 20_000);
+/// assert!(WindowBps::new(0).is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct WindowBps(u32);
+
+impl WindowBps {
+    /// The window a pool gets unless it says otherwise: twice the network
+    /// difficulty (the "N = 2" of the literature).
+    pub const DEFAULT: WindowBps = WindowBps(20_000);
+
+    /// A window of `bps` basis points of the network difficulty.
+    pub fn new(bps: u32) -> Result<Self, PoolError> {
+        if bps == 0 {
+            return Err(PoolError::EmptyWindow);
+        }
+        Ok(WindowBps(bps))
+    }
+
+    /// The basis points.
+    pub fn bps(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for WindowBps {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
 
 /// How PPLNS weighs shares and sizes its window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PplnsConfig {
-    /// Window size as a multiple of the network difficulty, basis points
-    /// (20,000 = 2x, P2Pool-like). Must be positive.
-    pub window_bps: u32,
+    /// Window size as a multiple of the network difficulty.
+    pub window: WindowBps,
     /// Weigh each share by `share difficulty / network difficulty` at
     /// submission. Keeps the window fixed across retargets and makes pool
     /// hopping around them pointless. When false, weights are raw
@@ -54,7 +87,7 @@ impl PplnsConfig {
         } else {
             network.raw()
         };
-        let w = U256::from(unit) * U256::from(self.window_bps) / U256::from(10_000u32);
+        let w = U256::from(unit) * U256::from(self.window.bps()) / U256::from(10_000u32);
         u128::try_from(w).unwrap_or(u128::MAX)
     }
 }
