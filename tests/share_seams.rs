@@ -49,6 +49,21 @@ fn manager(net: &MemoryNetwork, clock: &ManualClock, k: &Keypair) -> PoolManager
     manager_with(net, clock, k, ManagerConfig::new())
 }
 
+/// A manager tracking `pool` that knows `tip`.
+fn tracking(
+    net: &MemoryNetwork,
+    clock: &ManualClock,
+    k: &Keypair,
+    config: ManagerConfig,
+    pool: PoolId,
+    tip: [u8; 32],
+) -> PoolManager<MemoryStore> {
+    let m = manager_with(net, clock, k, config);
+    m.track_pool(pool, ShareFactory::validator_config());
+    m.add_tip(tip, BITS).expect("tip");
+    m
+}
+
 fn setup() -> (ManualClock, MemoryNetwork, PoolId) {
     let clock = ManualClock::new(T0);
     let net = MemoryNetwork::with_clock(Arc::new(clock.clone()));
@@ -59,9 +74,7 @@ fn setup() -> (ManualClock, MemoryNetwork, PoolId) {
 #[tokio::test]
 async fn a_share_on_a_tip_the_manager_has_not_seen_is_published_on_its_verdict() {
     let (clock, net, pool) = setup();
-    let publisher = manager(&net, &clock, &key(1));
-    publisher.track_pool(pool, ShareFactory::validator_config());
-    publisher.add_tip(TIP, BITS).expect("tip");
+    let publisher = tracking(&net, &clock, &key(1), ManagerConfig::new(), pool, TIP);
     let f = ShareFactory::new(pool);
     // The server already moved to NEW_TIP; the manager has not heard yet.
     let share = f.share_on(NEW_TIP, "alice", 1);
@@ -81,9 +94,7 @@ async fn a_share_on_a_tip_the_manager_has_not_seen_is_published_on_its_verdict()
     assert_eq!((own.rejected, own.pending), (0, 0));
 
     // A reader verifies it itself, once it knows the tip.
-    let reader = manager(&net, &clock, &key(2));
-    reader.track_pool(pool, ShareFactory::validator_config());
-    reader.add_tip(NEW_TIP, BITS).expect("tip");
+    let reader = tracking(&net, &clock, &key(2), ManagerConfig::new(), pool, NEW_TIP);
     let page = reader
         .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
         .await
@@ -102,9 +113,7 @@ async fn a_share_on_a_tip_the_manager_has_not_seen_is_published_on_its_verdict()
 #[tokio::test]
 async fn a_follower_that_learns_a_tip_late_counts_every_share_and_blames_no_one() {
     let (clock, net, pool) = setup();
-    let publisher = manager(&net, &clock, &key(1));
-    publisher.track_pool(pool, ShareFactory::validator_config());
-    publisher.add_tip(NEW_TIP, BITS).expect("tip");
+    let publisher = tracking(&net, &clock, &key(1), ManagerConfig::new(), pool, NEW_TIP);
     let f = ShareFactory::new(pool);
     // More than the -10 standing that used to shut a publisher out.
     for i in 0..25 {
@@ -115,9 +124,7 @@ async fn a_follower_that_learns_a_tip_late_counts_every_share_and_blames_no_one(
     }
     publisher.flush_shares(&pool).await.expect("flush");
 
-    let follower = manager(&net, &clock, &key(2));
-    follower.track_pool(pool, ShareFactory::validator_config());
-    follower.add_tip(TIP, BITS).expect("tip");
+    let follower = tracking(&net, &clock, &key(2), ManagerConfig::new(), pool, TIP);
     for _ in 0..3 {
         let behind = follower
             .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
@@ -198,9 +205,7 @@ async fn standing_lost_to_invalid_shares_recovers_and_is_not_charged_twice() {
         .collect();
     publish_raw(&net, &key(1), pool, 60, bad).await;
 
-    let reader = manager_with(&net, &clock, &key(2), config);
-    reader.track_pool(pool, ShareFactory::validator_config());
-    reader.add_tip(TIP, BITS).expect("tip");
+    let reader = tracking(&net, &clock, &key(2), config, pool, TIP);
     let page = reader
         .get_shares_for_pool(&pool, T0 - 10, T0 + 10)
         .await
@@ -274,9 +279,7 @@ async fn restored_shares_go_back_to_their_own_slots() {
         .expect("published");
     assert_eq!(published, shares.len());
 
-    let reader = manager_with(&net, &clock, &key(2), config);
-    reader.track_pool(pool, ShareFactory::validator_config());
-    reader.add_tip(TIP, BITS).expect("tip");
+    let reader = tracking(&net, &clock, &key(2), config, pool, TIP);
     let page = reader
         .get_shares_for_pool(&pool, T0 - 70, T0)
         .await
@@ -374,10 +377,7 @@ fn small_slots() -> ManagerConfig {
 }
 
 fn reader(net: &MemoryNetwork, clock: &ManualClock, pool: PoolId) -> PoolManager<MemoryStore> {
-    let reader = manager_with(net, clock, &key(2), small_slots());
-    reader.track_pool(pool, ShareFactory::validator_config());
-    reader.add_tip(TIP, BITS).expect("tip");
-    reader
+    tracking(net, clock, &key(2), small_slots(), pool, TIP)
 }
 
 #[tokio::test]

@@ -48,16 +48,7 @@ impl ShareFactory {
     }
 
     pub fn share(&self, payout: &str, seed: u64) -> Share {
-        let payout = PayoutId::new(payout).expect("valid payout id");
-        WorkTemplate::synthetic(&self.pool, &payout, TIP, BITS, self.time, 1, 8)
-            .mine(
-                self.pool,
-                payout,
-                self.target,
-                &seed.to_le_bytes(),
-                0..u32::MAX,
-            )
-            .expect("a share exists")
+        self.share_on(TIP, payout, seed)
     }
 }
 
