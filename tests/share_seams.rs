@@ -292,7 +292,7 @@ async fn restored_shares_go_back_to_their_own_slots() {
 }
 
 #[test]
-fn times_that_would_be_rounded_to_whole_seconds_are_refused() {
+fn manager_settings_out_of_range_are_refused_by_name() {
     let (clock, net, _) = setup();
     let k = key(1);
     for (field, config) in [
@@ -314,6 +314,13 @@ fn times_that_would_be_rounded_to_whole_seconds_are_refused() {
             "share_slot",
             ManagerConfig {
                 share_slot: Duration::ZERO,
+                ..ManagerConfig::new()
+            },
+        ),
+        (
+            "max_batches_per_slot",
+            ManagerConfig {
+                max_batches_per_slot: 0,
                 ..ManagerConfig::new()
             },
         ),

@@ -158,16 +158,16 @@ impl JournalWriter {
                             Err(_) => break,
                         }
                     }
-                    let entries: Vec<JournalEntry> =
-                        group.iter_mut().map(|q| q.entry.clone()).collect();
+                    let (entries, waiting): (Vec<JournalEntry>, Vec<_>) =
+                        group.into_iter().map(|q| (q.entry, q.done)).unzip();
                     commit_count.fetch_add(1, Ordering::Relaxed);
                     let result = store.commit(&entries).map_err(Arc::new);
                     if let Err(e) = &result {
                         failure_count.fetch_add(entries.len() as u64, Ordering::Relaxed);
                         warn!(error = %e, shares = entries.len(), "shares not journaled; their miners are told");
                     }
-                    for q in group {
-                        let _ = q.done.send(result.clone());
+                    for done in waiting {
+                        let _ = done.send(result.clone());
                     }
                 }
             })?;

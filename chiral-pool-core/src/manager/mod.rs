@@ -94,11 +94,17 @@ impl ManagerConfig {
         whole_secs("share_slot", self.share_slot)?;
         whole_secs("announce_ttl", self.announce_ttl)?;
         whole_secs("share_retention", self.share_retention)?;
-        if self.max_batch_shares == 0 {
-            return Err(ManagerError::Config {
-                field: "max_batch_shares",
-                reason: "must be above zero",
-            });
+        // A slot of zero batches would leave no slot a batch fits in.
+        for (field, value) in [
+            ("max_batch_shares", self.max_batch_shares as u64),
+            ("max_batches_per_slot", self.max_batches_per_slot),
+        ] {
+            if value == 0 {
+                return Err(ManagerError::Config {
+                    field,
+                    reason: "must be above zero",
+                });
+            }
         }
         Ok(())
     }

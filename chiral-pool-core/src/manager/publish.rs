@@ -137,28 +137,25 @@ impl<S: RecordStore> PoolManager<S> {
         let mut published = 0;
         let mut first_error = None;
         for (slot, shares) in by_slot {
-            match self.publish_in_slot(pool, slot, &shares).await {
-                Ok(n) if n == shares.len() => published += n,
-                outcome => {
-                    let (done, error) = match outcome {
-                        Ok(n) => (n, None),
-                        Err((n, e)) => (n, Some(e)),
-                    };
-                    published += done;
-                    let rest = shares.into_iter().skip(done).map(|p| Pending {
-                        slot: Some(slot),
-                        ..p
-                    });
-                    let mut state = self.state();
-                    let queue = state.pending.entry(*pool).or_default();
-                    let mut requeued: Vec<Pending> = rest.collect();
-                    requeued.append(queue);
-                    *queue = requeued;
-                    if first_error.is_none() {
-                        first_error = error;
-                    }
-                }
-            }
+            let total = shares.len();
+            let Err((done, error)) = self.publish_in_slot(pool, slot, &shares).await else {
+                published += total;
+                continue;
+            };
+            published += done;
+            let mut requeued: Vec<Pending> = shares
+                .into_iter()
+                .skip(done)
+                .map(|p| Pending {
+                    slot: Some(slot),
+                    ..p
+                })
+                .collect();
+            let mut state = self.state();
+            let queue = state.pending.entry(*pool).or_default();
+            requeued.append(queue);
+            *queue = requeued;
+            first_error.get_or_insert(error);
         }
         match first_error {
             Some(e) => Err(e),
@@ -188,14 +185,14 @@ impl<S: RecordStore> PoolManager<S> {
     }
 
     /// Publishes `shares` as batches in `slot` (or, once a slot holds the
-    /// `max_batches_per_slot` batches readers read, the next one). Returns
-    /// how many were published, or how many before the error and the error.
+    /// `max_batches_per_slot` batches readers read, the next one). On an
+    /// error, says how many were published before it.
     async fn publish_in_slot(
         &self,
         pool: &PoolId,
         slot: u64,
         shares: &[Pending],
-    ) -> std::result::Result<usize, (usize, ManagerError)> {
+    ) -> std::result::Result<(), (usize, ManagerError)> {
         let mut published = 0;
         for chunk in batches(shares, self.config.max_batch_shares) {
             if let Err(e) = self.publish_batch(pool, slot, chunk).await {
@@ -203,7 +200,7 @@ impl<S: RecordStore> PoolManager<S> {
             }
             published += chunk.len();
         }
-        Ok(published)
+        Ok(())
     }
 
     async fn publish_batch(&self, pool: &PoolId, slot: u64, shares: &[Pending]) -> Result<()> {
