@@ -11,6 +11,7 @@ use chiral_pool::core::ids::{PayoutId, PoolId};
 use chiral_pool::core::pow::{sha256d, CompactTarget, Target};
 use chiral_pool::core::share::{Share, WorkTemplate};
 use chiral_pool::node::ShareJournal;
+use chiral_pool_core::share::commitment::Commitment;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const SHARES: usize = 1_000;
@@ -22,8 +23,11 @@ fn shares() -> Vec<([u8; 32], Share)> {
     (0..SHARES as u64)
         .map(|i| {
             let share = WorkTemplate::synthetic(
-                &pool,
-                &payout,
+                &Commitment::genesis(
+                    pool,
+                    payout.clone(),
+                    CompactTarget::from_consensus(0x1f00_ffff),
+                ),
                 [7; 32],
                 CompactTarget::from_consensus(0x1d00ffff),
                 1,

@@ -8,8 +8,13 @@ use std::hint::black_box;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::pow::{merkle_root_from_branch, sha256d, CompactTarget, Difficulty, Target};
+use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+
+/// Chain bits of the commitment: these shares are not links.
+const CHAIN_BITS: chiral_pool_core::pow::CompactTarget =
+    chiral_pool_core::pow::CompactTarget::from_consensus(0x1f00_ffff);
 
 const BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
 const SHARES: usize = 256;
@@ -23,7 +28,14 @@ fn fixture() -> (ShareValidator, Vec<Share>) {
     let mut shares = Vec::with_capacity(SHARES);
     for i in 0..SHARES {
         let payout = PayoutId::new(format!("miner{}", i % 32)).expect("valid");
-        let mut t = WorkTemplate::synthetic(&pool, &payout, tip, BITS, 1_700_000_000, 1, 8);
+        let mut t = WorkTemplate::synthetic(
+            &Commitment::genesis(pool, payout.clone(), CHAIN_BITS),
+            tip,
+            BITS,
+            1_700_000_000,
+            1,
+            8,
+        );
         t.merkle_branch = (0..BRANCH).map(|b| sha256d(&[b as u8, i as u8])).collect();
         let share = t
             .mine(pool, payout, target, &(i as u64).to_le_bytes(), 0..u32::MAX)

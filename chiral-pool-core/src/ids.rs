@@ -70,6 +70,45 @@ impl fmt::Display for PoolId {
     }
 }
 
+/// A share chain link's id: its header hash, internal byte order.
+///
+/// A link is self-certifying: its id is the hash its work is measured on,
+/// so no signature is needed to name or store it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LinkId([u8; 32]);
+
+impl LinkId {
+    /// Wraps a header hash.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        LinkId(bytes)
+    }
+
+    /// The raw bytes (the header hash, internal byte order).
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Lower-case hex of the bytes in display order (reversed, as block
+    /// hashes are shown).
+    pub fn to_hex(&self) -> String {
+        let mut shown = self.0;
+        shown.reverse();
+        hex::encode(shown)
+    }
+}
+
+impl fmt::Debug for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinkId({})", self.to_hex())
+    }
+}
+
+impl fmt::Display for LinkId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
 /// Longest payout id, in bytes.
 pub const MAX_PAYOUT_ID_LEN: usize = 64;
 

@@ -27,4 +27,5 @@ pub mod pool;
 pub mod pow;
 pub mod record;
 pub mod share;
+pub mod sharechain;
 pub mod store;

@@ -40,6 +40,12 @@ impl FeeBps {
         Ok(FeeBps(bps))
     }
 
+    /// A fee of `bps` basis points, clamped to 10,000: for constants,
+    /// where the value is known to be in range.
+    pub const fn clamped(bps: u16) -> Self {
+        FeeBps(if bps > 10_000 { 10_000 } else { bps })
+    }
+
     /// The basis points.
     pub fn bps(self) -> u16 {
         self.0

@@ -2,11 +2,12 @@
 
 use chiral_pool_core::codec;
 use chiral_pool_core::identity::Keypair;
+use chiral_pool_core::ids::LinkId;
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::pool::PoolAnnouncement;
 use chiral_pool_core::pow::{BlockHeader, CompactTarget, Difficulty, Target};
 use chiral_pool_core::record::{RecordKey, RecordKind, SignedRecord};
-use chiral_pool_core::share::commitment::{encode_commitment, find_commitment};
+use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::Share;
 use proptest::prelude::*;
 
@@ -49,20 +50,30 @@ proptest! {
     }
 
     #[test]
-    fn commitments_round_trip(pool in prop::array::uniform32(any::<u8>()), payout in payout_id(),
-                              pre in prop::collection::vec(any::<u8>(), 0..64),
-                              post in prop::collection::vec(any::<u8>(), 0..64)) {
-        let pool = PoolId::from_bytes(pool);
-        let mut coinbase = pre.clone();
-        coinbase.extend(encode_commitment(&pool, &payout));
-        coinbase.extend(post);
-        if pre.windows(6).all(|w| w != b"CHRLv1") {
-            match find_commitment(&coinbase) {
-                Ok(found) => prop_assert_eq!(found, (pool, payout)),
-                // Random bytes may by chance form a second tag.
-                Err(e) => prop_assert_eq!(e, chiral_pool_core::share::commitment::CommitmentError::Ambiguous),
-            }
+    fn commitments_round_trip_from_the_last_output(
+        pool in prop::array::uniform32(any::<u8>()), payout in payout_id(), bits in any::<u32>(),
+        parent in prop::option::of(prop::array::uniform32(1u8..)),
+        uncles in prop::collection::btree_set(prop::array::uniform32(any::<u8>()), 0..=8),
+        others in prop::collection::vec((any::<u64>(), prop::collection::vec(any::<u8>(), 0..80)), 0..6),
+        tag_in_other in any::<bool>()) {
+        let commitment = Commitment {
+            pool: PoolId::from_bytes(pool),
+            payout,
+            chain_bits: CompactTarget::from_consensus(bits),
+            parent: parent.map(LinkId::from_bytes),
+            uncles: uncles.into_iter().map(LinkId::from_bytes).filter(|u| Some(*u) != parent.map(LinkId::from_bytes)).collect(),
+        };
+        let mut outputs: Vec<(u64, Vec<u8>)> = others;
+        if tag_in_other {
+            // A payout script that happens to hold the tag changes nothing.
+            let mut script = vec![0x00, 0x20];
+            script.extend(b"CHRLv2");
+            script.extend([0u8; 26]);
+            outputs.push((1, script));
         }
+        outputs.push((0, commitment.to_script()));
+        let coinbase = coinbase_with(&outputs);
+        prop_assert_eq!(Commitment::from_coinbase(&coinbase).expect("found"), commitment);
     }
 
     #[test]
@@ -105,7 +116,8 @@ proptest! {
         let _ = SignedRecord::decode_verified(&bytes, 0);
         let _ = Share::from_bytes(&bytes);
         let _ = codec::decode::<PoolAnnouncement>(&bytes, 1 << 16);
-        let _ = find_commitment(&bytes);
+        let _ = Commitment::from_coinbase(&bytes);
+        let _ = Commitment::from_script(&bytes);
         let _ = BlockHeader::from_slice(&bytes);
         let _ = PayoutId::from_bytes(&bytes);
     }
@@ -123,4 +135,26 @@ proptest! {
             prop_assert_eq!(r, rec);
         }
     }
+}
+
+/// A coinbase transaction with `outputs` (value, script).
+fn coinbase_with(outputs: &[(u64, Vec<u8>)]) -> Vec<u8> {
+    let mut tx = vec![1, 0, 0, 0, 1];
+    tx.extend([0u8; 32]);
+    tx.extend([0xff; 4]);
+    tx.extend([2, 0x01, 0x05]);
+    tx.extend([0xff; 4]);
+    tx.push(outputs.len() as u8);
+    for (value, script) in outputs {
+        tx.extend(value.to_le_bytes());
+        if script.len() < 0xfd {
+            tx.push(script.len() as u8);
+        } else {
+            tx.push(0xfd);
+            tx.extend((script.len() as u16).to_le_bytes());
+        }
+        tx.extend(script);
+    }
+    tx.extend([0; 4]);
+    tx
 }

@@ -3,9 +3,9 @@
 mod common;
 
 use chiral_pool_core::pow::{CompactTarget, Difficulty, Target};
-use chiral_pool_core::share::commitment::{encode_commitment, CommitmentError, COMMITMENT_TAG};
+use chiral_pool_core::share::commitment::{Commitment, CommitmentError, COMMITMENT_TAG};
 use chiral_pool_core::share::{Share, ShareError, ShareValidator, ShareValidatorConfig};
-use common::{Fixture, DIFF1_BITS, HALF_SHARE_BITS};
+use common::{Fixture, CHAIN_BITS, DIFF1_BITS, HALF_SHARE_BITS};
 
 #[test]
 fn a_valid_share_is_accepted_once_with_its_weight() {
@@ -73,8 +73,7 @@ fn a_commitment_to_another_pool_is_rejected() {
     let other_pool = chiral_pool_core::ids::PoolId::from_bytes([5; 32]);
     let payout = Fixture::payout("alice");
     let template = chiral_pool_core::share::WorkTemplate::synthetic(
-        &other_pool,
-        &payout,
+        &Commitment::genesis(other_pool, payout.clone(), CHAIN_BITS),
         other.tip,
         other.bits,
         1,
@@ -91,7 +90,7 @@ fn a_commitment_to_another_pool_is_rejected() {
 }
 
 #[test]
-fn missing_and_ambiguous_commitments_are_rejected() {
+fn the_commitment_is_read_from_the_last_output_only() {
     let f = Fixture::new(DIFF1_BITS);
     let share = f.share("alice", 1);
     let at = share
@@ -107,21 +106,35 @@ fn missing_and_ambiguous_commitments_are_rejected() {
         Err(ShareError::Commitment(CommitmentError::Missing))
     );
 
-    let mut twice = share.clone();
-    twice
-        .coinbase
-        .extend(encode_commitment(&f.pool, &Fixture::payout("alice")));
+    let mut version1 = share.clone();
+    version1.coinbase[at + 5] = b'1';
     assert_eq!(
-        f.validator().verify(&twice),
-        Err(ShareError::Commitment(CommitmentError::Ambiguous))
+        f.validator().verify(&version1),
+        Err(ShareError::Commitment(CommitmentError::UnsupportedVersion(
+            1
+        )))
+    );
+
+    // One more output after the commitment: it is no longer the last.
+    let mut not_last = share.clone();
+    let count_at = 4 + 1 + 36 + 1 + (not_last.coinbase[41] as usize) + 4;
+    not_last.coinbase[count_at] += 1;
+    let lock_time_at = not_last.coinbase.len() - 4;
+    not_last.coinbase.splice(
+        lock_time_at..lock_time_at,
+        [0, 0, 0, 0, 0, 0, 0, 0, 1, 0x51],
+    );
+    assert_eq!(
+        f.validator().verify(&not_last),
+        Err(ShareError::Commitment(CommitmentError::NotLastOutput))
     );
 
     let mut truncated = share;
     truncated.coinbase.truncate(at + COMMITMENT_TAG.len() + 10);
-    assert_eq!(
+    assert!(matches!(
         f.validator().verify(&truncated),
-        Err(ShareError::Commitment(CommitmentError::Malformed))
-    );
+        Err(ShareError::Commitment(CommitmentError::Coinbase(_)))
+    ));
 }
 
 #[test]

@@ -9,6 +9,11 @@ use chiral_pool::core::pow::{merkle_root_from_branch, sha256d, CompactTarget, Di
 use chiral_pool::core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
 
 use super::{paired, Figure};
+use chiral_pool_core::share::commitment::Commitment;
+
+/// Chain bits of the commitment: these shares are not links.
+const CHAIN_BITS: chiral_pool_core::pow::CompactTarget =
+    chiral_pool_core::pow::CompactTarget::from_consensus(0x1f00_ffff);
 
 pub const BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
 pub const TIP: [u8; 32] = [0x22; 32];
@@ -18,7 +23,14 @@ pub fn shares(n: usize, pool: PoolId) -> Vec<Share> {
     (0..n)
         .map(|i| {
             let payout = PayoutId::new(format!("miner{}", i % 64)).expect("valid");
-            let mut t = WorkTemplate::synthetic(&pool, &payout, TIP, BITS, 1_700_000_000, 1, 8);
+            let mut t = WorkTemplate::synthetic(
+                &Commitment::genesis(pool, payout.clone(), CHAIN_BITS),
+                TIP,
+                BITS,
+                1_700_000_000,
+                1,
+                8,
+            );
             t.merkle_branch = (0..10)
                 .map(|b| sha256d(&[b as u8, i as u8, (i >> 8) as u8]))
                 .collect();

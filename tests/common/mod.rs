@@ -13,6 +13,11 @@ use chiral_pool::core::share::{
 use chiral_pool::core::store::{ManualClock, SharedClock};
 use chiral_pool::dht::kad::Multiaddr;
 use chiral_pool::dht::{KadConfig, KadStore};
+use chiral_pool_core::share::commitment::Commitment;
+
+/// Chain bits of the commitment: these shares are not links.
+const CHAIN_BITS: chiral_pool_core::pow::CompactTarget =
+    chiral_pool_core::pow::CompactTarget::from_consensus(0x1f00_ffff);
 
 pub const T0: u64 = 1_900_000_000;
 /// Diff1 bits: fixture shares are not blocks.
@@ -90,14 +95,21 @@ impl ShareFactory {
     /// A share like [`ShareFactory::share`] built on block `tip`.
     pub fn share_on(&self, tip: [u8; 32], payout: &str, seed: u64) -> Share {
         let payout = PayoutId::new(payout).expect("valid payout id");
-        WorkTemplate::synthetic(&self.pool, &payout, tip, BITS, self.time, 1, 8)
-            .mine(
-                self.pool,
-                payout,
-                self.target,
-                &seed.to_le_bytes(),
-                0..u32::MAX,
-            )
-            .expect("a share exists")
+        WorkTemplate::synthetic(
+            &Commitment::genesis(self.pool, payout.clone(), CHAIN_BITS),
+            tip,
+            BITS,
+            self.time,
+            1,
+            8,
+        )
+        .mine(
+            self.pool,
+            payout,
+            self.target,
+            &seed.to_le_bytes(),
+            0..u32::MAX,
+        )
+        .expect("a share exists")
     }
 }

@@ -10,8 +10,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
-use crate::ids::{PayoutId, PoolId};
 use crate::pow::{BlockHeader, CompactTarget, Hash256, Target, TargetError};
+use crate::share::commitment::Commitment;
 use crate::share::WorkTemplate;
 
 /// The chain tip jobs build on.
@@ -32,9 +32,10 @@ pub trait WorkSource: Send + Sync + 'static {
     /// new block.
     fn tip(&self) -> watch::Receiver<Tip>;
 
-    /// A template on the current tip for `payout` mining for `pool`, with
+    /// A template on the current tip whose coinbase carries `commitment`
+    /// (pool, miner and share chain position) as its last output, with
     /// `extranonce_len` bytes left between `coinb1` and `coinb2`.
-    fn template(&self, pool: &PoolId, payout: &PayoutId, extranonce_len: usize) -> WorkTemplate;
+    fn template(&self, commitment: &Commitment, extranonce_len: usize) -> WorkTemplate;
 
     /// Reports a share that met the network target. Returns whether the
     /// block extended the chain.
@@ -94,14 +95,13 @@ impl WorkSource for SyntheticChain {
         self.tip.subscribe()
     }
 
-    fn template(&self, pool: &PoolId, payout: &PayoutId, extranonce_len: usize) -> WorkTemplate {
+    fn template(&self, commitment: &Commitment, extranonce_len: usize) -> WorkTemplate {
         let tip = *self.tip.borrow();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as u32);
         WorkTemplate::synthetic(
-            pool,
-            payout,
+            commitment,
             tip.prev_hash,
             tip.bits,
             now,

@@ -6,6 +6,7 @@
 //! and payout id inside the coinbase, and the header hash against the
 //! share target. See [`ShareValidator`].
 
+pub mod coinbase;
 pub mod commitment;
 mod template;
 mod validator;

@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 
-use super::commitment::encode_commitment;
+use super::commitment::Commitment;
 use super::Share;
 use crate::ids::{PayoutId, PoolId};
 use crate::pow::{merkle_root_from_branch, sha256d, BlockHeader, CompactTarget, Hash256, Target};
@@ -31,12 +31,11 @@ pub struct WorkTemplate {
 impl WorkTemplate {
     /// A template for a synthetic chain: a coinbase-only block whose
     /// coinbase is a well-formed transaction with the block height and the
-    /// extranonce in its script, one output, and an `OP_RETURN` output
-    /// carrying the pool/payout commitment. `extranonce_len` bytes are
-    /// left for the extranonce.
+    /// extranonce in its script, one output, and as the last output the
+    /// `OP_RETURN` commitment. `extranonce_len` bytes are left for the
+    /// extranonce.
     pub fn synthetic(
-        pool: &PoolId,
-        payout: &PayoutId,
+        commitment: &Commitment,
         prev_hash: Hash256,
         bits: CompactTarget,
         time: u32,
@@ -54,7 +53,7 @@ impl WorkTemplate {
         coinb1.extend_from_slice(&height_push);
         coinb1.extend_from_slice(&height.to_le_bytes());
 
-        let commitment = encode_commitment(pool, payout);
+        let commitment = commitment.to_script();
         let mut coinb2 = Vec::with_capacity(64 + commitment.len());
         coinb2.extend_from_slice(&u32::MAX.to_le_bytes()); // sequence
         coinb2.push(2); // two outputs
@@ -62,9 +61,7 @@ impl WorkTemplate {
         coinb2.push(1);
         coinb2.push(0x51); // OP_TRUE
         coinb2.extend_from_slice(&0u64.to_le_bytes());
-        coinb2.push((commitment.len() + 2) as u8);
-        coinb2.push(0x6a); // OP_RETURN
-        coinb2.push(commitment.len() as u8);
+        push_compact_size(&mut coinb2, commitment.len());
         coinb2.extend_from_slice(&commitment);
         coinb2.extend_from_slice(&0u32.to_le_bytes()); // lock time
         WorkTemplate {
@@ -121,5 +118,20 @@ impl WorkTemplate {
             coinbase: self.coinbase(extranonce),
             merkle_branch: self.merkle_branch.clone(),
         })
+    }
+}
+
+/// Appends a Bitcoin compact size.
+fn push_compact_size(out: &mut Vec<u8>, n: usize) {
+    match n {
+        0..=0xfc => out.push(n as u8),
+        0xfd..=0xffff => {
+            out.push(0xfd);
+            out.extend((n as u16).to_le_bytes());
+        }
+        _ => {
+            out.push(0xfe);
+            out.extend((n as u32).to_le_bytes());
+        }
     }
 }

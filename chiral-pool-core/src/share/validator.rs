@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::commitment::{find_commitment, CommitmentError};
+use super::commitment::{Commitment, CommitmentError};
 use super::Share;
 use crate::codec::CodecError;
 use crate::ids::{PayoutId, PoolId};
@@ -222,7 +222,7 @@ impl<H: PowHash> ShareValidator<H> {
                 "header bits differ from the network's",
             ));
         }
-        let (pool, payout) = find_commitment(&share.coinbase)?;
+        let Commitment { pool, payout, .. } = Commitment::from_coinbase(&share.coinbase)?;
         if pool != self.pool_id || payout != share.payout_id {
             return Err(ShareError::CommitmentMismatch);
         }

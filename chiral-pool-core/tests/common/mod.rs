@@ -4,7 +4,12 @@
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::pow::{CompactTarget, Difficulty, Target};
+use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::{Share, ShareValidator, ShareValidatorConfig, WorkTemplate};
+
+/// Chain bits of the commitment: these shares are not links.
+pub const CHAIN_BITS: chiral_pool_core::pow::CompactTarget =
+    chiral_pool_core::pow::CompactTarget::from_consensus(0x1f00_ffff);
 
 /// Diff1 bits: shares at tiny difficulty are not blocks.
 pub const DIFF1_BITS: CompactTarget = CompactTarget::from_consensus(0x1d00ffff);
@@ -51,7 +56,14 @@ impl Fixture {
     }
 
     pub fn template_for(&self, payout: &PayoutId) -> WorkTemplate {
-        WorkTemplate::synthetic(&self.pool, payout, self.tip, self.bits, 1_700_000_000, 7, 8)
+        WorkTemplate::synthetic(
+            &Commitment::genesis(self.pool, payout.clone(), CHAIN_BITS),
+            self.tip,
+            self.bits,
+            1_700_000_000,
+            7,
+            8,
+        )
     }
 
     /// A valid share for `payout`; `seed` picks the extranonce so shares differ.

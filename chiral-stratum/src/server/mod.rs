@@ -21,8 +21,9 @@ use std::sync::{Arc, Mutex, RwLock};
 use chiral_pool_core::chain::WorkSource;
 use chiral_pool_core::pow::CompactTarget;
 use chiral_pool_core::share::{Share, ShareError, ShareValidator, VerifiedShare};
+use chiral_pool_core::sharechain::{ChainParams, JobPosition};
 use tokio::net::TcpListener;
-use tokio::sync::{broadcast, Semaphore};
+use tokio::sync::{broadcast, watch, Semaphore};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -36,6 +37,9 @@ pub(crate) struct Shared {
     pub sink: Arc<dyn ShareSink>,
     pub authorizer: Arc<dyn Authorizer>,
     pub stats: Arc<ServerStats>,
+    /// Where jobs build on the pool's share chain (parent, uncles, chain
+    /// target), read at each job.
+    pub position: watch::Receiver<JobPosition>,
     /// Verifies shares: a validator holding the current tips but no
     /// dedupe memory, replaced whole on each new tip, so the hashing of a
     /// submit runs outside every lock (a connection task preempted while
@@ -161,6 +165,7 @@ impl StratumServer {
             sink,
             authorizer,
             stats: Arc::default(),
+            position: watch::channel(genesis_position()).1,
             verifier: RwLock::new(Arc::new(ShareValidator::new(config.pool_id, validator))),
             dedupe: Mutex::new(ShareValidator::new(config.pool_id, validator)),
             started: Instant::now(),
@@ -173,6 +178,18 @@ impl StratumServer {
         Ok(StratumServer {
             shared: Arc::new(shared),
         })
+    }
+
+    /// Builds jobs on the share chain position `position` holds (the node's
+    /// [`ShareChain::job`](chiral_pool_core::sharechain::ShareChain::job)).
+    /// Without it, every job mines a genesis link at the default chain
+    /// parameters' floor: a server that follows no share chain.
+    pub fn with_share_chain(self, position: watch::Receiver<JobPosition>) -> Self {
+        let mut shared = self.shared;
+        if let Some(s) = Arc::get_mut(&mut shared) {
+            s.position = position;
+        }
+        StratumServer { shared }
     }
 
     /// The server's counters.
@@ -252,4 +269,14 @@ async fn serve(
         .stats
         .connections_open
         .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The position of a server that follows no share chain: a genesis link at
+/// the default parameters' floor.
+fn genesis_position() -> JobPosition {
+    JobPosition {
+        parent: None,
+        uncles: Vec::new(),
+        chain_bits: ChainParams::new().floor_target().to_compact_lossy(),
+    }
 }

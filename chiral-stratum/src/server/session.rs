@@ -7,6 +7,7 @@ use std::sync::atomic::Ordering;
 use chiral_pool_core::chain::Tip;
 use chiral_pool_core::ids::PayoutId;
 use chiral_pool_core::pow::Target;
+use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::VerifiedShare;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -143,9 +144,15 @@ impl Session {
             self.sent_difficulty = Some(difficulty);
         }
         let en_len = self.extranonce1.len() + shared.config.extranonce2_size;
-        let mut template = shared
-            .work
-            .template(&shared.config.pool_id, &payout, en_len);
+        let position = shared.position.borrow().clone();
+        let commitment = Commitment {
+            pool: shared.config.pool_id,
+            payout: payout.clone(),
+            chain_bits: position.chain_bits,
+            parent: position.parent,
+            uncles: position.uncles,
+        };
+        let mut template = shared.work.template(&commitment, en_len);
         // Two jobs issued within one second would be identical, and a miner
         // that restarts its search per job would resubmit the same shares:
         // every job gets a later ntime than the one before.
