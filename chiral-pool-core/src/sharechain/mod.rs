@@ -34,3 +34,6 @@ pub use link::{Link, LinkError, ProvenLink, MAX_LINK_BYTES};
 pub use params::{ChainParams, ParamsError};
 pub use pending::{NotHeld, Origin, Pending, PendingLimits};
 pub use window::{Window, WindowEnd};
+
+#[cfg(feature = "test-utils")]
+pub mod testing;

@@ -56,6 +56,34 @@ fn cutoff(params: &ChainParams, tip: &Entry) -> u32 {
     tip.median_time.saturating_sub(params.max_window_secs)
 }
 
+/// Whether a window whose oldest link is `back` (holding `count` links of
+/// `work`) ends there, and why; `None` if it goes on to `back`'s parent.
+/// The order of the checks is the window's definition.
+fn end_after(
+    params: &ChainParams,
+    links: &HashMap<LinkId, Entry>,
+    back: &Entry,
+    work: u128,
+    limit: u128,
+    count: usize,
+    oldest: u32,
+) -> Option<WindowEnd> {
+    if work >= limit {
+        return Some(WindowEnd::Work);
+    }
+    if count >= params.max_window_links as usize {
+        return Some(WindowEnd::DepthCap);
+    }
+    let Some(parent) = back.link.parent() else {
+        return Some(WindowEnd::Genesis);
+    };
+    match links.get(&parent) {
+        None => Some(WindowEnd::Missing),
+        Some(p) if p.median_time < oldest => Some(WindowEnd::TimeCap),
+        Some(_) => None,
+    }
+}
+
 /// The window of `tip`, walked from scratch; `None` if `tip` is unknown.
 pub(super) fn walk(
     params: &ChainParams,
@@ -66,28 +94,20 @@ pub(super) fn walk(
     let (limit, oldest) = (threshold(params, top), cutoff(params, top));
     let mut weights: BTreeMap<PayoutId, u128> = BTreeMap::new();
     let (mut work, mut count) = (0u128, 0usize);
-    let mut cursor = Some(top);
+    let mut entry = top;
     let end = loop {
-        let Some(entry) = cursor else {
-            break WindowEnd::Missing;
-        };
-        if count == params.max_window_links as usize {
-            break WindowEnd::DepthCap;
-        }
-        if entry.median_time < oldest {
-            break WindowEnd::TimeCap;
-        }
         for (id, w) in &entry.contributions {
             *weights.entry(id.clone()).or_default() += w;
         }
         work = work.saturating_add(entry.work);
         count += 1;
-        if work >= limit {
-            break WindowEnd::Work;
+        if let Some(end) = end_after(params, links, entry, work, limit, count, oldest) {
+            break end;
         }
-        match entry.link.parent() {
-            None => break WindowEnd::Genesis,
-            Some(parent) => cursor = links.get(&parent),
+        // end_after returned None: the parent is held and inside the span.
+        match entry.link.parent().and_then(|p| links.get(&p)) {
+            Some(parent) => entry = parent,
+            None => break WindowEnd::Missing,
         }
     };
     Some(Window {
@@ -137,20 +157,22 @@ impl TipWindow {
             let Some(back) = self.links.back().and_then(|id| links.get(id)) else {
                 break;
             };
-            let reason = if self.links.len() > params.max_window_links as usize {
-                WindowEnd::DepthCap
-            } else if back.median_time < oldest {
-                WindowEnd::TimeCap
-            } else if self.work.saturating_sub(back.work) >= self.limit {
-                WindowEnd::Work
-            } else {
+            let drop = self.links.len() > params.max_window_links as usize
+                || back.median_time < oldest
+                || self.work.saturating_sub(back.work) >= self.limit;
+            if !drop {
                 break;
-            };
+            }
             self.pop_back(back);
-            self.end = Some(reason);
         }
-        if self.work >= self.limit {
-            self.end = Some(WindowEnd::Work);
+        let back = self.links.back().and_then(|id| links.get(id));
+        let end = back.and_then(|back| {
+            end_after(params, links, back, self.work, self.limit, self.links.len(), oldest)
+        });
+        match end {
+            Some(end) => self.end = Some(end),
+            // Cannot happen for a window that was whole; walk to be sure.
+            None => self.rebuild(params, links, tip),
         }
     }
 

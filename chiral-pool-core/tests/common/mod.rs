@@ -1,6 +1,8 @@
 //! Shared fixtures for the core integration tests.
 #![allow(dead_code)]
 
+pub mod links;
+
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::pow::{CompactTarget, Difficulty, Target};

@@ -200,7 +200,7 @@ impl ShareChain {
             cumulative_work: parent.map_or(0, |p| p.cumulative_work).saturating_add(work),
             median_time: median(&mut times).unwrap_or(link.header().time()),
             network_difficulty: Difficulty::from_target(&link.network_target()).raw(),
-            contributions: pays.into_iter().collect(),
+            contributions: pays.into_iter().filter(|(_, w)| *w > 0).collect(),
             link: link.clone(),
         }
     }

@@ -1,0 +1,74 @@
+//! Mining links on a synthetic chain, for tests, simulators and benches
+//! (feature `test-utils`). Not for production use.
+
+use super::chain::JobPosition;
+use super::link::Link;
+use crate::ids::{PayoutId, PoolId};
+use crate::pow::{CompactTarget, Hash256, Target};
+use crate::share::commitment::Commitment;
+use crate::share::WorkTemplate;
+
+/// The block-chain side of a job: what the link's header builds on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockRef {
+    /// The block the header builds on.
+    pub prev_hash: Hash256,
+    /// Network bits.
+    pub bits: CompactTarget,
+    /// Height of the block being mined (BIP 34).
+    pub height: u32,
+}
+
+/// Mines a link for `pool` at `position` on `block`, paying `payout`,
+/// with header time `time`; `seed` picks the extranonce so links differ.
+/// Searches until the hash meets the position's chain target (cheap at a
+/// floor near the easiest target).
+///
+/// # Panics
+/// If the position's bits name no target or no nonce meets it.
+pub fn mine_link(
+    pool: PoolId,
+    position: &JobPosition,
+    payout: &PayoutId,
+    block: BlockRef,
+    time: u32,
+    seed: u64,
+) -> Link {
+    let commitment = Commitment {
+        pool,
+        payout: payout.clone(),
+        chain_bits: position.chain_bits,
+        parent: position.parent,
+        uncles: position.uncles.clone(),
+    };
+    mine_commitment(&commitment, block, time, seed)
+}
+
+/// Mines a link whose coinbase carries `commitment` exactly (which may
+/// break a rule: forgery tests).
+///
+/// # Panics
+/// If the commitment's bits name no target or no nonce meets it.
+pub fn mine_commitment(commitment: &Commitment, block: BlockRef, time: u32, seed: u64) -> Link {
+    let template = WorkTemplate::synthetic(
+        commitment,
+        block.prev_hash,
+        block.bits,
+        time,
+        block.height,
+        8,
+    );
+    let target = Target::from_compact(commitment.chain_bits).expect("chain bits name a target");
+    for extra in 0u64.. {
+        let extranonce = (seed ^ (extra << 40)).to_le_bytes();
+        let header = template.header(&extranonce, 0);
+        if let Some(nonce) = header.find_nonce(&target, 0..1 << 20) {
+            return Link {
+                header: header.with_nonce(nonce),
+                coinbase: template.coinbase(&extranonce),
+                merkle_branch: Vec::new(),
+            };
+        }
+    }
+    unreachable!("the extranonce space is not exhausted")
+}
