@@ -39,6 +39,7 @@ proptest! {
                         parent: tip_link.parent(),
                         uncles: Vec::new(),
                         chain_bits: tip_link.commitment().chain_bits,
+                        min_time: 0,
                     }
                 }
                 _ => f.chain.job(),

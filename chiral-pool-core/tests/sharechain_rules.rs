@@ -28,7 +28,13 @@ fn invalid(result: Result<Insertion, InsertError>) -> LinkError {
 fn chain_of(n: u32) -> (LinkFixture, Vec<LinkId>) {
     let mut f = LinkFixture::new(cheap_params());
     let ids = (0..n)
-        .map(|i| f.extend(if i % 2 == 0 { "alice" } else { "bob" }, T0 + 10 * i, i.into()))
+        .map(|i| {
+            f.extend(
+                if i % 2 == 0 { "alice" } else { "bob" },
+                T0 + 10 * i,
+                i.into(),
+            )
+        })
         .collect();
     (f, ids)
 }
@@ -52,6 +58,7 @@ fn a_withheld_parent_makes_its_child_pending_then_both_valid() {
         parent: Some(id(&parent)),
         uncles: Vec::new(),
         chain_bits: f.chain.job().chain_bits,
+        min_time: 0,
     };
     let child = f.link_at(&parent_position, "dave", T0 + 40, 101);
     assert_eq!(
@@ -169,6 +176,7 @@ fn with_a_sibling() -> (LinkFixture, LinkId, LinkId) {
         parent: Some(ids[3]),
         uncles: Vec::new(),
         chain_bits: f.chain.job().chain_bits,
+        min_time: 0,
     };
     // The rule gives the sibling the same bits as the tip (same parent).
     let tip_link = f.chain.get(&ids[4]).expect("tip").commitment().chain_bits;
@@ -211,7 +219,10 @@ fn a_sibling_becomes_an_uncle_and_is_paid_its_share() {
     let uncle = carol as f64 / 0.8;
     assert!(carol > 0);
     assert!(dave as f64 >= uncle * 0.2, "{carol} {dave}");
-    assert_eq!(f.chain.get(&nephew).expect("valid").commitment().uncles, vec![sibling]);
+    assert_eq!(
+        f.chain.get(&nephew).expect("valid").commitment().uncles,
+        vec![sibling]
+    );
     assert_ne!(f.chain.tip(), Some(tip));
 }
 
@@ -264,7 +275,10 @@ fn a_commitment_out_of_place_or_inside_a_payout_script_is_refused() {
     coinbase[outputs_at] += 1;
     let end = coinbase.len() - 4;
     coinbase.splice(end..end, [0, 0, 0, 0, 0, 0, 0, 0, 1, 0x51]);
-    let moved = chiral_pool_core::sharechain::Link { coinbase, ..link.clone() };
+    let moved = chiral_pool_core::sharechain::Link {
+        coinbase,
+        ..link.clone()
+    };
     assert_eq!(
         moved.prove(&f.pool, &f.params),
         Err(LinkError::Commitment(CommitmentError::NotLastOutput))
@@ -309,8 +323,10 @@ fn a_wrong_parent_commitment_never_joins_the_chain() {
     let link = f.link_at(&position, "mallory", T0 + 40, 2);
     let result = f.insert(link);
     assert!(
-        matches!(&result, Err(InsertError::Invalid(LinkError::WrongTarget { .. })))
-            || matches!(&result, Ok(Insertion::Added(a)) if a.new_tip.is_none()),
+        matches!(
+            &result,
+            Err(InsertError::Invalid(LinkError::WrongTarget { .. }))
+        ) || matches!(&result, Ok(Insertion::Added(a)) if a.new_tip.is_none()),
         "{result:?}"
     );
     assert_eq!(f.chain.tip(), ids.last().copied());
@@ -328,10 +344,7 @@ fn another_window_size_is_another_pool_whose_links_are_refused() {
     let mut f = LinkFixture::new(params);
     f.pool = theirs;
     let link = f.link_at(&f.chain.job(), "alice", T0, 1);
-    assert_eq!(
-        link.prove(&ours, &f.params),
-        Err(LinkError::WrongPool)
-    );
+    assert_eq!(link.prove(&ours, &f.params), Err(LinkError::WrongPool));
     let _ = Origin::LOCAL;
 }
 

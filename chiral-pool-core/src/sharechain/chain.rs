@@ -87,6 +87,9 @@ pub struct JobPosition {
     pub uncles: Vec<LinkId>,
     /// The chain target the rule gives at this position.
     pub chain_bits: CompactTarget,
+    /// The earliest header time a link here may have: one second above
+    /// the median time of its last ancestors.
+    pub min_time: u32,
 }
 
 enum Verdict {
@@ -160,6 +163,11 @@ impl ShareChain {
         self.best
             .and_then(|id| self.links.get(&id))
             .map(|e| e.height)
+    }
+
+    /// Share chain height of a valid link (genesis is 0).
+    pub fn height_of(&self, id: &LinkId) -> Option<u64> {
+        self.links.get(id).map(|e| e.height)
     }
 
     /// Cumulative work of the best tip.
@@ -284,6 +292,7 @@ impl ShareChain {
                 parent: None,
                 uncles: Vec::new(),
                 chain_bits: next_bits(&self.params, &[], None),
+                min_time: 0,
             };
         };
         let nearby = self.nearby_ancestors(parent);
@@ -315,6 +324,9 @@ impl ShareChain {
             parent: Some(parent.link.id()),
             uncles,
             chain_bits: self.bits_after(parent),
+            min_time: self
+                .median_time_after(parent)
+                .map_or(0, |m| m.saturating_add(1)),
         }
     }
 

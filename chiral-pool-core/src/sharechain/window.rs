@@ -167,7 +167,15 @@ impl TipWindow {
         }
         let back = self.links.back().and_then(|id| links.get(id));
         let end = back.and_then(|back| {
-            end_after(params, links, back, self.work, self.limit, self.links.len(), oldest)
+            end_after(
+                params,
+                links,
+                back,
+                self.work,
+                self.limit,
+                self.links.len(),
+                oldest,
+            )
         });
         match end {
             Some(end) => self.end = Some(end),

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod links;
+pub mod sim;
 
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{PayoutId, PoolId};

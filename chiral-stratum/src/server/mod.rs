@@ -278,5 +278,6 @@ fn genesis_position() -> JobPosition {
         parent: None,
         uncles: Vec::new(),
         chain_bits: ChainParams::new().floor_target().to_compact_lossy(),
+        min_time: 0,
     }
 }

@@ -64,15 +64,11 @@ impl ShareChain {
             });
         }
         let time = link.header().time();
-        if let Some(parent) = parent {
-            let mut times: Vec<u32> = self
-                .lineage(parent)
-                .take(self.params.median_time_links as usize)
-                .map(|e| e.link.header().time())
-                .collect();
-            if median(&mut times).is_some_and(|m| time <= m) {
-                return Err(LinkError::TimeTooOld);
-            }
+        if parent
+            .and_then(|p| self.median_time_after(p))
+            .is_some_and(|m| time <= m)
+        {
+            return Err(LinkError::TimeTooOld);
         }
         let nearby = parent.map(|p| self.nearby_ancestors(p)).unwrap_or_default();
         for uncle in &uncles {
@@ -97,6 +93,16 @@ impl ShareChain {
             return Err(NotHeld::LateGenesis);
         }
         Ok(())
+    }
+
+    /// The median time a child of `parent` must exceed.
+    pub(super) fn median_time_after(&self, parent: &Entry) -> Option<u32> {
+        let mut times: Vec<u32> = self
+            .lineage(parent)
+            .take(self.params.median_time_links as usize)
+            .map(|e| e.link.header().time())
+            .collect();
+        median(&mut times)
     }
 
     /// The chain target a child of `parent` must commit to.
