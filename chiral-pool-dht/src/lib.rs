@@ -13,11 +13,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod gossip;
 pub mod kad;
 mod memory;
 mod mock;
 mod table;
 
+pub use gossip::{GossipHub, HubGossip};
 pub use kad::{KadConfig, KadError, KadStore};
 pub use memory::{MemoryNetwork, MemoryStore};
 pub use mock::{forge, FaultPlan, FaultStats, MockNetwork, MockNode, MockStore};

@@ -23,6 +23,7 @@
 //! on another pool.
 
 mod chain;
+pub mod gossip;
 mod link;
 mod params;
 mod pending;

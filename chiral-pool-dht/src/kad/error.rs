@@ -41,6 +41,9 @@ pub enum KadError {
     /// A bootstrap address lacks `/p2p/<peer id>`.
     #[error("bootstrap address {0} has no /p2p/<peer id>")]
     BootstrapAddress(Multiaddr),
+    /// The link gossip behaviour could not be configured.
+    #[error("link gossip: {0}")]
+    Gossip(String),
 }
 
 /// Why a listen address could not be bound.

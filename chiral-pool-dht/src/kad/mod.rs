@@ -8,6 +8,7 @@
 
 mod config;
 mod durable;
+mod links;
 mod error;
 mod node;
 mod record;

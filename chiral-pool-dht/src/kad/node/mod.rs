@@ -7,6 +7,7 @@
 //! and routes commands and events to them.
 
 mod growth;
+mod links;
 mod queries;
 mod records;
 mod sets;
@@ -17,6 +18,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chiral_pool_core::identity::PublicKey;
+use chiral_pool_core::ids::{LinkId, PoolId};
+use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkLookup, Ticket};
+use chiral_pool_core::sharechain::{Link, Origin};
 use chiral_pool_core::record::{RecordKey, SignedRecord};
 use chiral_pool_core::store::{PutReport, SharedClock, StoreError};
 use futures::StreamExt;
@@ -31,6 +35,7 @@ use super::config::{KadConfig, KAD_PROTOCOL};
 use super::durable::DurableKadStore;
 use super::strikes::StrikeBook;
 use super::{KadError, NodeStats};
+use links::GossipReply;
 use queries::Pending;
 use sets::ProvidersGroup;
 use swarm::{Behaviour, BehaviourEvent};
@@ -59,6 +64,28 @@ pub(super) enum Command {
         addr: Multiaddr,
         reply: Reply<()>,
     },
+    JoinPool {
+        pool: PoolId,
+        inbox: mpsc::Sender<IncomingLink>,
+        reply: GossipReply<()>,
+    },
+    PublishLink {
+        pool: PoolId,
+        link: Link,
+        reply: GossipReply<()>,
+    },
+    ReportLink {
+        ticket: Ticket,
+        acceptance: Acceptance,
+    },
+    FetchLink {
+        origin: Origin,
+        id: LinkId,
+        reply: GossipReply<Option<Link>>,
+    },
+    ServeLinks {
+        lookup: LinkLookup,
+    },
     Shutdown,
 }
 
@@ -84,6 +111,7 @@ pub(super) struct Node {
     /// Routing-table size at the last small-table bootstrap round.
     bootstrap_size: usize,
     strikes: StrikeBook,
+    links: links::LinkRelay,
     config: KadConfig,
     clock: SharedClock,
 }
@@ -116,6 +144,7 @@ impl Node {
                 config.strike_decay,
                 config.ban_duration,
             ),
+            links: links::LinkRelay::default(),
             clock: config.clock.clone(),
             config,
         };
@@ -189,6 +218,11 @@ impl Node {
                 };
                 let _ = reply.send(result);
             }
+            Command::JoinPool { pool, inbox, reply } => self.join_pool(pool, inbox, reply),
+            Command::PublishLink { pool, link, reply } => self.publish_link(pool, link, reply),
+            Command::ReportLink { ticket, acceptance } => self.report_link(ticket, acceptance),
+            Command::FetchLink { origin, id, reply } => self.fetch_link(origin, id, reply),
+            Command::ServeLinks { lookup } => self.serve_links(lookup),
             Command::Shutdown => {}
         }
     }
@@ -213,6 +247,15 @@ impl Node {
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(event)) => self.on_gossip_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Links(event)) => {
+                self.on_link_request_event(event)
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => self.links.forget_peer(&peer_id),
             SwarmEvent::ConnectionEstablished { peer_id, .. }
                 if self.strikes.is_banned(&peer_id, Instant::now()) =>
             {

@@ -9,7 +9,11 @@ use futures::StreamExt;
 use libp2p::kad::{self, store::MemoryStoreConfig};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{identify, noise, tcp, yamux, Multiaddr, Swarm};
+use libp2p::{gossipsub, identify, noise, request_response, tcp, yamux, Multiaddr, Swarm};
+use chiral_pool_core::pow::sha256d;
+use chiral_pool_core::sharechain::{Link, MAX_LINK_BYTES};
+
+use crate::gossip::{LinkCodec, LINK_PROTOCOL};
 use tracing::warn;
 
 use crate::kad::config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
@@ -23,6 +27,41 @@ const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
 pub(super) struct Behaviour {
     pub(super) kad: kad::Behaviour<DurableKadStore>,
     pub(super) identify: identify::Behaviour,
+    pub(super) gossipsub: gossipsub::Behaviour,
+    pub(super) links: request_response::Behaviour<LinkCodec>,
+}
+
+/// How long a peer has to answer a link fetch.
+pub(super) const LINK_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Gossipsub for links: every message is validated by the node before it
+/// travels on (strict mode, explicit validation), its id is the link id
+/// (so a link is one message however many nodes publish it), and peers
+/// that send invalid links lose score.
+fn link_gossip(key: &libp2p::identity::Keypair) -> Result<gossipsub::Behaviour, KadError> {
+    let config = gossipsub::ConfigBuilder::default()
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_LINK_BYTES + 1_024)
+        .message_id_fn(|message: &gossipsub::Message| {
+            match Link::from_bytes(&message.data) {
+                Ok(link) => gossipsub::MessageId::new(&link.header.hash()),
+                // Undecodable: any stable id; the node rejects it anyway.
+                Err(_) => gossipsub::MessageId::new(&sha256d(&message.data)),
+            }
+        })
+        .build()
+        .map_err(|e| KadError::Gossip(e.to_string()))?;
+    let mut behaviour =
+        gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
+            .map_err(|e| KadError::Gossip(e.to_string()))?;
+    behaviour
+        .with_peer_score(
+            gossipsub::PeerScoreParams::default(),
+            gossipsub::PeerScoreThresholds::default(),
+        )
+        .map_err(KadError::Gossip)?;
+    Ok(behaviour)
 }
 
 /// Builds the swarm of `config`, listening, with the bootstrap peers
@@ -77,16 +116,21 @@ pub(super) async fn build(
             // external, so automatic mode would leave us a client that
             // stores nothing.
             kad.set_mode(Some(kad::Mode::Server));
-            Behaviour {
+            Ok(Behaviour {
                 kad,
                 identify: identify::Behaviour::new(identify::Config::new(
                     IDENTIFY_PROTOCOL.to_owned(),
                     key.public(),
                 )),
-            }
+                gossipsub: link_gossip(key)?,
+                links: request_response::Behaviour::new(
+                    [(LINK_PROTOCOL, request_response::ProtocolSupport::Full)],
+                    request_response::Config::default()
+                        .with_request_timeout(LINK_REQUEST_TIMEOUT),
+                ),
+            })
         })
-        // The constructor cannot fail: its error type is `Infallible`.
-        .unwrap_or_else(|never| match never {})
+        .map_err(|e| KadError::Gossip(e.to_string()))?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build();
 
