@@ -3,17 +3,15 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::identity::PublicKey;
 
-/// Domain separator of pool id derivation.
-const POOL_ID_DOMAIN: &[u8] = b"chiral/pool-id/v1";
-
-/// A pool's id: `sha256("chiral/pool-id/v1" || owner key || len(name) || name)`.
+/// A pool's id: a hash of its owner's key, its name and every rule of its
+/// share chain (see [`ChainParams::pool_id`](crate::sharechain::ChainParams::pool_id)).
 ///
 /// Deriving the id from the owner's key means only the owner can sign a
-/// valid announcement for it.
+/// valid announcement for it; deriving it from the rules means a node with
+/// other rules is on another pool.
 ///
 /// ```
 /// use chiral_pool_core::{identity::Keypair, ids::PoolId};
@@ -25,14 +23,10 @@ const POOL_ID_DOMAIN: &[u8] = b"chiral/pool-id/v1";
 pub struct PoolId([u8; 32]);
 
 impl PoolId {
-    /// Derives the id of the pool `name` owned by `owner`.
+    /// The id of the pool `name` owned by `owner` under the default share
+    /// chain rules ([`ChainParams::new`](crate::sharechain::ChainParams::new)).
     pub fn derive(owner: &PublicKey, name: &str) -> Self {
-        let mut h = Sha256::new();
-        h.update(POOL_ID_DOMAIN);
-        h.update(owner.as_bytes());
-        h.update((name.len() as u64).to_le_bytes());
-        h.update(name.as_bytes());
-        PoolId(h.finalize().into())
+        crate::sharechain::ChainParams::new().pool_id(owner, name)
     }
 
     /// Wraps raw bytes (for decoding; ids are normally derived).

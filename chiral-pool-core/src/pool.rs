@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::identity::PublicKey;
 use crate::ids::PoolId;
 use crate::payout::WindowBps;
+use crate::sharechain::{ChainParams, ParamsError};
 
 /// Longest pool name, bytes.
 pub const MAX_NAME_LEN: usize = 64;
@@ -120,6 +121,12 @@ pub enum PoolError {
     /// PPLNS window of zero.
     #[error("PPLNS window must be positive")]
     EmptyWindow,
+    /// The share chain rules are out of range.
+    #[error("share chain rules: {0}")]
+    Chain(#[from] ParamsError),
+    /// The fee or window differs from the share chain's rules.
+    #[error("fee or window differs from the share chain's rules")]
+    ChainMismatch,
 }
 
 /// A signed-over description of a pool: the payload of a pool record.
@@ -130,6 +137,12 @@ pub enum PoolError {
 /// let ann = PoolAnnouncement::new(owner, "alpha", "stratum+tcp://127.0.0.1:3333", 1_000, 2_000);
 /// assert!(ann.validate().is_ok());
 /// assert_eq!(ann.id, chiral_pool_core::ids::PoolId::derive(&owner, "alpha"));
+/// // The chain's rules are part of the id.
+/// let mut rules = ann.chain.clone();
+/// rules.max_window_links = 100;
+/// let other = ann.clone().with_chain(rules);
+/// assert_ne!(other.id, ann.id);
+/// assert!(other.validate().is_ok());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PoolAnnouncement {
@@ -165,6 +178,9 @@ pub struct PoolAnnouncement {
     pub created_at: u64,
     /// Unix time after which the announcement is void.
     pub expires_at: u64,
+    /// The share chain's consensus rules; hashed into `id`, so anyone can
+    /// check a member follows the pool's rules.
+    pub chain: ChainParams,
 }
 
 impl PoolAnnouncement {
@@ -176,8 +192,9 @@ impl PoolAnnouncement {
         created_at: u64,
         expires_at: u64,
     ) -> Self {
+        let chain = ChainParams::new();
         PoolAnnouncement {
-            id: PoolId::derive(&owner, name),
+            id: chain.pool_id(&owner, name),
             name: name.to_owned(),
             stratum_url: stratum_url.to_owned(),
             description: String::new(),
@@ -196,7 +213,20 @@ impl PoolAnnouncement {
             owner,
             created_at,
             expires_at,
+            chain,
         }
+    }
+
+    /// The announcement with share chain rules `chain`: the id is derived
+    /// again, and the fee and PPLNS window follow the rules.
+    pub fn with_chain(mut self, chain: ChainParams) -> Self {
+        self.id = chain.pool_id(&self.owner, &self.name);
+        self.fee = chain.fee;
+        if let PayoutScheme::Pplns { window, .. } = &mut self.scheme {
+            *window = chain.window;
+        }
+        self.chain = chain;
+        self
     }
 
     /// Checks lengths, fee, lifetime and that the id is bound to the owner.
@@ -213,8 +243,13 @@ impl PoolAnnouncement {
         if self.expires_at < self.created_at {
             return Err(PoolError::Lifetime);
         }
-        if PoolId::derive(&self.owner, &self.name) != self.id {
+        self.chain.check().map_err(PoolError::Chain)?;
+        if self.chain.pool_id(&self.owner, &self.name) != self.id {
             return Err(PoolError::IdMismatch);
+        }
+        let window_differs = matches!(self.scheme, PayoutScheme::Pplns { window, .. } if window != self.chain.window);
+        if self.fee != self.chain.fee || window_differs {
+            return Err(PoolError::ChainMismatch);
         }
         Ok(())
     }

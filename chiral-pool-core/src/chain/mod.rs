@@ -43,7 +43,10 @@ pub trait WorkSource: Send + Sync + 'static {
 }
 
 /// A synthetic chain for demos and tests: coinbase-only blocks with a fixed
-/// network target; a found block becomes the new tip at once.
+/// network target. It keeps a tree of the blocks it knows (the most recent
+/// [`SYNTHETIC_MEMORY`]): a block on any known block is accepted, and the
+/// longest branch is the tip (on equal height the first seen stays), so
+/// nodes that learn the same blocks in another order follow the same chain.
 ///
 /// ```
 /// use chiral_pool_core::chain::{SyntheticChain, WorkSource};
@@ -58,7 +61,18 @@ pub trait WorkSource: Send + Sync + 'static {
 pub struct SyntheticChain {
     tip: watch::Sender<Tip>,
     network_target: Target,
-    lock: Mutex<()>,
+    known: Mutex<KnownBlocks>,
+}
+
+/// Blocks a [`SyntheticChain`] remembers.
+pub const SYNTHETIC_MEMORY: usize = 4_096;
+
+/// Block hash to the height of the block mined on it, with insertion order
+/// for the bound.
+#[derive(Debug, Default)]
+struct KnownBlocks {
+    heights: std::collections::HashMap<Hash256, u32>,
+    order: std::collections::VecDeque<Hash256>,
 }
 
 impl SyntheticChain {
@@ -76,12 +90,22 @@ impl SyntheticChain {
     /// bits must decode to a target.
     pub fn resume(tip: Tip) -> Result<Self, TargetError> {
         let network_target = Target::from_compact(tip.bits)?;
+        let mut known = KnownBlocks::default();
+        known.heights.insert(tip.prev_hash, tip.height);
+        known.order.push_back(tip.prev_hash);
         let (tip, _) = watch::channel(tip);
         Ok(SyntheticChain {
             tip,
             network_target,
-            lock: Mutex::new(()),
+            known: Mutex::new(known),
         })
+    }
+
+    /// The height of the block mined on `hash`, if `hash` is a block this
+    /// chain knows (the genesis hash included).
+    pub fn next_height(&self, hash: &Hash256) -> Option<u32> {
+        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        known.heights.get(hash).copied()
     }
 
     /// The network target (fixed for the chain's life).
@@ -111,16 +135,31 @@ impl WorkSource for SyntheticChain {
     }
 
     fn block_found(&self, header: &BlockHeader) -> bool {
-        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         let tip = *self.tip.borrow();
-        let meets = self.network_target.is_met_by(&header.hash());
-        if header.prev_hash() != &tip.prev_hash || header.bits() != tip.bits || !meets {
+        let hash = header.hash();
+        let Some(&height) = known.heights.get(header.prev_hash()) else {
+            return false;
+        };
+        let meets = self.network_target.is_met_by(&hash);
+        if header.bits() != tip.bits || !meets || known.heights.contains_key(&hash) {
+            return false;
+        }
+        known.heights.insert(hash, height + 1);
+        known.order.push_back(hash);
+        while known.order.len() > SYNTHETIC_MEMORY {
+            if let Some(old) = known.order.pop_front() {
+                known.heights.remove(&old);
+            }
+        }
+        // Longest branch wins; on equal height the tip seen first stays.
+        if height + 1 <= tip.height {
             return false;
         }
         self.tip.send_replace(Tip {
-            prev_hash: header.hash(),
+            prev_hash: hash,
             bits: tip.bits,
-            height: tip.height + 1,
+            height: height + 1,
         });
         true
     }

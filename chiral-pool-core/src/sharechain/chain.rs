@@ -291,7 +291,7 @@ impl ShareChain {
             return JobPosition {
                 parent: None,
                 uncles: Vec::new(),
-                chain_bits: next_bits(&self.params, &[], None),
+                chain_bits: next_bits(&self.params, &[], None, None),
                 min_time: 0,
             };
         };
@@ -372,6 +372,18 @@ impl ShareChain {
             weights,
             0,
         ))
+    }
+
+    /// What a block on the best tip would pay: the split of `reward` by the
+    /// best tip's window, without a finder's bonus (the finder is not known
+    /// before the block is). `None` on an empty chain or an unknown window.
+    pub fn next_split(&self, reward: u64) -> Option<Settlement> {
+        let window = self.window(self.best?)?;
+        if window.end == WindowEnd::Missing {
+            return None;
+        }
+        let cuts = RewardCuts::fee_only(self.params.fee);
+        Some(Settlement::from_weights(reward, cuts, None, window.weights, 0))
     }
 
     /// Forgets links far below the best tip (more than

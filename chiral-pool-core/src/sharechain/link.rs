@@ -11,7 +11,7 @@ use crate::pow::{
 };
 use crate::share::coinbase::ParsedCoinbase;
 use crate::share::commitment::{Commitment, CommitmentError};
-use crate::share::{Share, MAX_COINBASE_LEN};
+use crate::share::{Share, VerifiedShare, MAX_COINBASE_LEN};
 
 /// Largest encoded link, bytes.
 pub const MAX_LINK_BYTES: usize = 80 + MAX_COINBASE_LEN + 32 * MAX_MERKLE_BRANCH + 64;
@@ -132,6 +132,34 @@ impl Link {
         Ok(codec::decode(bytes, MAX_LINK_BYTES)?)
     }
 
+    /// The link in a share a validator already verified, if its hash also
+    /// meets the chain target it commits to; `Ok(None)` for a share that
+    /// is not a link. The merkle root is not rebuilt: the
+    /// [`VerifiedShare`] is the proof it was checked (one verification per
+    /// share per node); only the 80-byte header is hashed, to tie the
+    /// verdict to this share.
+    pub fn from_verified(
+        share: &Share,
+        verified: &VerifiedShare,
+        params: &ChainParams,
+    ) -> Result<Option<ProvenLink>, LinkError> {
+        if verified.hash != share.header.hash() || verified.pool_id != share.pool_id {
+            return Err(LinkError::Malformed("verdict of another share"));
+        }
+        let commitment = Commitment::from_coinbase(&share.coinbase)?;
+        if commitment.pool != verified.pool_id {
+            return Err(LinkError::WrongPool);
+        }
+        let chain_target =
+            Target::from_compact(commitment.chain_bits).map_err(|_| LinkError::BadChainBits)?;
+        if !chain_target.is_met_by(&verified.hash) {
+            return Ok(None);
+        }
+        let link = Link::from_share(share);
+        link.checked(commitment, verified.hash, chain_target, params)
+            .map(Some)
+    }
+
     /// Runs every check that needs nothing but the link and the pool's
     /// rules, hashing the header once. What needs ancestors is checked
     /// when the link joins a [`super::ShareChain`].
@@ -146,21 +174,38 @@ impl Link {
         if &commitment.pool != pool {
             return Err(LinkError::WrongPool);
         }
-        if commitment.uncles.len() > params.max_uncles as usize {
-            return Err(LinkError::TooManyUncles);
-        }
         let root = merkle_root_from_branch(sha256d(&self.coinbase), &self.merkle_branch);
         if &root != self.header.merkle_root() {
             return Err(LinkError::BadMerkleRoot);
         }
         let chain_target =
             Target::from_compact(commitment.chain_bits).map_err(|_| LinkError::BadChainBits)?;
-        if chain_target > params.floor_target() {
-            return Err(LinkError::BelowFloor);
-        }
         let id = self.header.hash();
         if !chain_target.is_met_by(&id) {
             return Err(LinkError::LowWork);
+        }
+        self.checked(commitment, id, chain_target, params)
+    }
+
+    /// The checks left once the hash is known to meet `chain_target`.
+    fn checked(
+        self,
+        commitment: Commitment,
+        id: Hash256,
+        chain_target: Target,
+        params: &ChainParams,
+    ) -> Result<ProvenLink, LinkError> {
+        if self.coinbase.len() > MAX_COINBASE_LEN {
+            return Err(LinkError::Malformed("coinbase too long"));
+        }
+        if self.merkle_branch.len() > MAX_MERKLE_BRANCH {
+            return Err(LinkError::Malformed("merkle branch too long"));
+        }
+        if commitment.uncles.len() > params.max_uncles as usize {
+            return Err(LinkError::TooManyUncles);
+        }
+        if chain_target > params.floor_target() {
+            return Err(LinkError::BelowFloor);
         }
         let network_target =
             Target::from_compact(self.header.bits()).map_err(|_| LinkError::BadNetworkBits)?;

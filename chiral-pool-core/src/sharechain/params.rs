@@ -148,6 +148,18 @@ impl ChainParams {
         if !(1..=16).contains(&self.uncle_depth) {
             return Err(bad("uncle_depth", "must be 1..=16"));
         }
+        for (field, bps) in [
+            ("uncle_share", self.uncle_share),
+            ("fee", self.fee),
+            ("finder_bonus", self.finder_bonus),
+        ] {
+            if FeeBps::new(bps.bps()).is_err() {
+                return Err(bad(field, "exceeds 10,000 basis points"));
+            }
+        }
+        if WindowBps::new(self.window.bps()).is_err() {
+            return Err(bad("window", "must be above zero"));
+        }
         if self.max_uncles as usize > MAX_COMMITTED_UNCLES {
             return Err(bad("max_uncles", "exceeds what a commitment holds (8)"));
         }

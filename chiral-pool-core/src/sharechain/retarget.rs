@@ -24,12 +24,16 @@ pub(super) struct Sample {
 /// `target_spacing_secs` per link:
 /// `D = work * spacing / span_secs`. The step from the parent's difficulty
 /// is clamped to a factor of `retarget_max_step` either way, and the result
-/// never goes below the floor. Everything is integer arithmetic; the result
-/// goes through the compact form, so peers compare four bytes.
+/// never goes below the floor. It never goes above `network_cap` either
+/// (the network difficulty of the parent's header): every block is then a
+/// link, so every block is paid by the chain. Everything is integer
+/// arithmetic; the result goes through the compact form, so peers compare
+/// four bytes.
 pub(super) fn next_bits(
     params: &ChainParams,
     samples: &[Sample],
     parent_difficulty: Option<Difficulty>,
+    network_cap: Option<u128>,
 ) -> CompactTarget {
     let floor = params.min_difficulty.raw();
     let Some(parent) = parent_difficulty.map(Difficulty::raw) else {
@@ -37,7 +41,8 @@ pub(super) fn next_bits(
     };
     let n = samples.len();
     if n < 2 {
-        return to_bits(params, parent.max(floor));
+        let capped = network_cap.map_or(parent, |cap| parent.min(cap));
+        return to_bits(params, capped.max(floor));
     }
     let mut times: Vec<u32> = samples.iter().map(|s| s.time).collect();
     times.sort_unstable();
@@ -54,7 +59,8 @@ pub(super) fn next_bits(
     let wanted = u128::try_from(numerator / denominator).unwrap_or(u128::MAX);
     let step = u128::from(params.retarget_max_step);
     let clamped = wanted.clamp(parent / step, parent.saturating_mul(step));
-    to_bits(params, clamped.max(floor))
+    let capped = network_cap.map_or(clamped, |cap| clamped.min(cap));
+    to_bits(params, capped.max(floor))
 }
 
 fn to_bits(params: &ChainParams, difficulty: u128) -> CompactTarget {
@@ -104,10 +110,24 @@ mod tests {
             &params(),
             &samples(60, 10, d),
             Some(Difficulty::from_raw(d)),
+            None,
         );
         let got = difficulty(bits);
         // The compact form keeps 23 bits of mantissa.
         assert!(got.abs_diff(d) < d >> 20, "{got} vs {d}");
+    }
+
+    #[test]
+    fn the_chain_is_never_harder_than_the_network() {
+        let d = 1u128 << 40;
+        let cap = d / 3;
+        let bits = next_bits(
+            &params(),
+            &samples(60, 10, d),
+            Some(Difficulty::from_raw(d)),
+            Some(cap),
+        );
+        assert!(difficulty(bits) <= cap);
     }
 
     #[test]
@@ -117,12 +137,14 @@ mod tests {
             &params(),
             &samples(60, 5, d),
             Some(Difficulty::from_raw(d)),
+            None,
         ));
         assert!(faster.abs_diff(2 * d) < d >> 19, "{faster}");
         let much_faster = difficulty(next_bits(
             &params(),
             &samples(60, 1, d),
             Some(Difficulty::from_raw(d)),
+            None,
         ));
         assert!(much_faster <= 2 * d && much_faster > 2 * d - (d >> 19));
     }
@@ -131,7 +153,7 @@ mod tests {
     fn the_floor_holds_however_slow_the_links() {
         let p = params();
         let floor = p.min_difficulty.raw();
-        let bits = next_bits(&p, &samples(60, 10_000, floor), Some(p.min_difficulty));
+        let bits = next_bits(&p, &samples(60, 10_000, floor), Some(p.min_difficulty), None);
         assert_eq!(bits, p.floor_target().to_compact_lossy());
         assert!(Target::from_compact(bits).expect("valid bits") <= p.floor_target());
     }
@@ -140,7 +162,7 @@ mod tests {
     fn genesis_is_at_the_floor() {
         let p = params();
         assert_eq!(
-            next_bits(&p, &[], None),
+            next_bits(&p, &[], None, None),
             p.floor_target().to_compact_lossy()
         );
     }

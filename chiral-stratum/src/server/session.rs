@@ -9,6 +9,7 @@ use chiral_pool_core::ids::PayoutId;
 use chiral_pool_core::pow::Target;
 use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::VerifiedShare;
+use chiral_pool_core::sharechain::JobPosition;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -194,10 +195,12 @@ impl Session {
         let mut framed = Framed::with_capacity(stream, line_codec(), READ_BUFFER);
         let mut tips = shared.work.tip();
         tips.borrow_and_update();
+        let mut positions = shared.position.clone();
+        positions.borrow_and_update();
         // The tip and stop waits live across submits: re-creating them for
         // every line would register and drop a waiter on channels that all
         // connections share.
-        let mut control = Box::pin(next_control(tips, stop));
+        let mut control = Box::pin(next_control(tips, positions, stop));
         let handshake_deadline = Instant::now() + shared.config.handshake_timeout;
         let mut last_line = Instant::now();
         // One timer for both deadlines, re-armed only when it fires: a line
@@ -222,10 +225,16 @@ impl Session {
                         self.on_line(shared, &line)
                     }
                 },
-                (event, tips, stop) = &mut control => match event {
+                (event, tips, positions, stop) = &mut control => match event {
                     Control::Tip => {
-                        control.set(next_control(tips, stop));
+                        control.set(next_control(tips, positions, stop));
                         if self.working { self.issue_job(shared, true) } else { Vec::new() }
+                    }
+                    Control::Position => {
+                        control.set(next_control(tips, positions, stop));
+                        // Work on the old share chain tip still counts as
+                        // shares; a link found on it may still be an uncle.
+                        if self.working { self.issue_job(shared, false) } else { Vec::new() }
                     }
                     Control::TipsClosed => return Ok(()),
                     Control::Stop => {
@@ -358,6 +367,8 @@ impl Session {
 enum Control {
     /// A new tip: send a clean job.
     Tip,
+    /// A new share chain tip: send a job on it.
+    Position,
     /// The work source is gone.
     TipsClosed,
     /// The server is shutting down.
@@ -368,17 +379,34 @@ enum Control {
 /// the next wait can be built from them.
 async fn next_control(
     mut tips: watch::Receiver<Tip>,
+    mut positions: watch::Receiver<JobPosition>,
     mut stop: broadcast::Receiver<()>,
-) -> (Control, watch::Receiver<Tip>, broadcast::Receiver<()>) {
+) -> (
+    Control,
+    watch::Receiver<Tip>,
+    watch::Receiver<JobPosition>,
+    broadcast::Receiver<()>,
+) {
     let event = tokio::select! {
         changed = tips.changed() => match changed {
             Ok(()) => {
                 tips.borrow_and_update();
+                // A clean job is built on the newest position too.
+                positions.borrow_and_update();
                 Control::Tip
             }
             Err(_) => Control::TipsClosed,
         },
+        changed = positions.changed(), if positions.has_changed().is_ok() => match changed {
+            Ok(()) => {
+                positions.borrow_and_update();
+                Control::Position
+            }
+            // The share chain is gone: one last job, then the guard above
+            // leaves the closed channel alone.
+            Err(_) => Control::Position,
+        },
         _ = stop.recv() => Control::Stop,
     };
-    (event, tips, stop)
+    (event, tips, positions, stop)
 }

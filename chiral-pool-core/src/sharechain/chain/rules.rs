@@ -55,7 +55,7 @@ impl ShareChain {
         }
         let expected_bits = match parent {
             Some(parent) => self.bits_after(parent),
-            None => next_bits(&self.params, &[], None),
+            None => next_bits(&self.params, &[], None, None),
         };
         if expected_bits != commitment.chain_bits {
             return Err(LinkError::WrongTarget {
@@ -119,6 +119,7 @@ impl ShareChain {
             &self.params,
             &samples,
             Some(Difficulty::from_raw(parent.difficulty)),
+            Some(parent.network_difficulty),
         )
     }
 
