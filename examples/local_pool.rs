@@ -89,15 +89,16 @@ async fn main() -> ExitCode {
         for (b, block) in first.blocks.iter().enumerate() {
             let s = &block.settlement;
             println!(
-                "\nblock {} ({}) found by {}: reward {} = fee {} + miners {} + unfilled {}  [{} shares in window]",
+                "\nblock {} at height {} (link {}) found by {}: reward {} = fee {} + finder bonus {} + miners {}  [{} links in the window of its parent]",
                 b + 1,
-                hex::encode(chiral_pool::core::pow::reversed(&block.hash))[..16].to_owned(),
+                block.height,
+                &block.link.to_hex()[..16],
                 block.finder,
                 atoms(s.reward),
                 atoms(s.fee),
+                atoms(s.finder_bonus),
                 atoms(s.paid_to_miners()),
-                atoms(s.unfilled),
-                block.window_shares,
+                block.window_links,
             );
             for (id, a) in &s.payouts {
                 println!("    {id:<10} {:>14} atoms  ({})", a, atoms(*a));
@@ -117,24 +118,27 @@ async fn main() -> ExitCode {
     println!("\nnode views:");
     for n in &report.nodes {
         println!(
-            "  node {} {}…  pools discovered {:?}  coordinator {}…  shares verified {}  blocks settled {}  ledger ok {}",
+            "  node {} {}…  pools discovered {:?}  chain height {}  tip {}…  links {} (uncles {})  links verified {}  blocks settled {}  conserved {}",
             n.index,
             &n.peer_id[..12.min(n.peer_id.len())],
             n.pools_discovered,
-            n.coordinator.as_deref().map_or("none", |c| &c[..12]),
-            n.shares_verified,
+            n.chain.height.map_or_else(|| "-".into(), |h| h.to_string()),
+            n.chain.tip.map_or_else(|| "none".into(), |t| t.to_hex()[..16].to_owned()),
+            n.chain.links,
+            n.chain.uncles,
+            n.chain.verified,
             n.blocks.len(),
             n.ledger_ok
         );
     }
     if let Some(first) = report.nodes.first() {
-        println!("\nledger balances (node 0):");
+        println!("\nearned over the settled blocks (node 0):");
         for b in &first.balances {
             println!("    {:<10} {:>14} atoms", b.payout, b.credited);
         }
     }
     if report.problems.is_empty() {
-        println!("\nOK: every node verified the shares and computed the same payouts.");
+        println!("\nOK: every node holds the same share chain and computed the same payouts.");
         ExitCode::SUCCESS
     } else {
         for p in &report.problems {

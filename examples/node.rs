@@ -3,7 +3,9 @@
 //! `cargo run --release --example node -- --stratum 127.0.0.1:3333` runs a
 //! single-node pool on a synthetic chain that any Stratum V1 miner can
 //! point at. Add `--bootstrap <multiaddr>` to join other nodes; a node
-//! without `--stratum` follows the first pool it discovers.
+//! without `--stratum` follows the first pool it discovers, and
+//! `--join <pool id> --stratum ADDR` joins a discovered pool and serves
+//! its miners on the same share chain.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,6 +13,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::ids::PoolId;
 use chiral_pool::core::payout::WindowBps;
 use chiral_pool::core::pool::FeeBps;
 use chiral_pool::dht::kad::Multiaddr;
@@ -36,9 +39,17 @@ struct Args {
     /// Serve Stratum V1 miners on this address.
     #[arg(long)]
     stratum: Option<SocketAddr>,
-    /// Announce a pool with this name (default `chiral-node` when serving).
+    /// Announce a pool with this name (default `chiral-node` when serving
+    /// without `--join`).
     #[arg(long)]
     announce: Option<String>,
+    /// Join the pool with this id (64 hex digits) once it is discovered,
+    /// and serve its miners if `--stratum` is given.
+    #[arg(long)]
+    join: Option<String>,
+    /// Seconds between share chain links (part of the pool's rules).
+    #[arg(long, default_value_t = 10)]
+    link_spacing: u32,
     /// Pool fee in basis points.
     #[arg(long, default_value_t = 100)]
     fee_bps: u16,
@@ -96,15 +107,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.data_dir = args.data_dir.clone();
     config.chain_bits =
         chiral_pool::core::pow::Target::from_difficulty(args.block_difficulty)?.to_compact_lossy();
-    if args.stratum.is_some() || args.announce.is_some() {
-        config.stratum = args.stratum;
+    let join = match &args.join {
+        Some(hex) => Some(PoolId::from_hex(hex).ok_or("--join wants a 64-hex-digit pool id")?),
+        None => None,
+    };
+    config.stratum = args.stratum;
+    if join.is_none() && (args.stratum.is_some() || args.announce.is_some()) {
         config.announce = Some(PoolSpec {
-            name: args
-                .announce
-                .clone()
-                .unwrap_or_else(|| "chiral-node".into()),
             fee: FeeBps::new(args.fee_bps)?,
             window: WindowBps::new(args.window_bps)?,
+            link_spacing_secs: args.link_spacing,
+            ..PoolSpec::new(
+                args.announce
+                    .clone()
+                    .unwrap_or_else(|| "chiral-node".into()),
+            )
         });
     }
     let node = PoolNode::start(config).await?;
@@ -125,11 +142,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tokio::signal::ctrl_c() => break,
             _ = status.tick() => {
                 if node.pool().is_none() {
-                    // A follower: join the first pool the directory lists.
+                    // A follower: join the pool asked for, or the first
+                    // pool the directory lists.
                     if let Ok(pools) = node.manager.discover_pools().await {
-                        if let Some(p) = pools.first() {
-                            node.follow(p.announcement.id, p.announcement.fee, &p.announcement.scheme).await?;
+                        let wanted = pools
+                            .iter()
+                            .find(|p| join.is_none_or(|id| p.announcement.id == id));
+                        if let Some(p) = wanted {
+                            node.follow(&p.announcement).await?;
                             println!("following pool {} ({})", p.announcement.name, p.announcement.id);
+                            if let Some((addr, _)) = node.stratum() {
+                                println!("stratum: stratum+tcp://{addr}  (username: <payout id>.<worker>)");
+                            }
                         }
                     }
                 }
@@ -145,15 +169,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 async fn status_line(node: &PoolNode) -> String {
     let pools = node.manager.list_local_pools().len();
+    let chain = node.chain_status();
+    let tip = chain
+        .tip
+        .map(|t| t.to_hex()[..16].to_owned())
+        .unwrap_or_else(|| "none".into());
     let mut line = format!(
-        "peers {}  pools known {}  shares verified {}  rejected {}  waiting for a tip {}  blocks settled {}  replayed {}",
+        "peers {}  pools known {}  chain height {}  tip {}  links {} (pending {}, uncles {})  links verified {}  refused {}  blocks settled {}  shares in view {}",
         node.store.peer_count(),
         pools,
-        node.counters.shares_in_view.load(Ordering::Relaxed),
-        node.counters.rejected_in_view.load(Ordering::Relaxed),
-        node.counters.pending_in_view.load(Ordering::Relaxed),
+        chain.height.map_or_else(|| "-".into(), |h| h.to_string()),
+        tip,
+        chain.links,
+        chain.pending,
+        chain.uncles,
+        chain.verified,
+        chain.rejected,
         node.blocks().len(),
-        node.counters.shares_replayed.load(Ordering::Relaxed),
+        node.counters.shares_in_view.load(Ordering::Relaxed),
     );
     if let Some((_, s)) = node.stratum() {
         let rejected: Vec<String> = RejectReason::ALL

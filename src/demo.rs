@@ -14,8 +14,8 @@ use chiral_pool_core::pow::Target;
 use chiral_stratum::client::ClientConfig;
 
 use crate::miner::{run_cpu_miner, MinerStats};
-use crate::node::{Balance, NodeConfig, NodeError, PoolNode, PoolSpec};
-use chiral_pool_core::payout::{BlockPayout, WindowBps};
+use crate::node::{Balance, ChainBlock, ChainStatus, NodeConfig, NodeError, PoolNode, PoolSpec};
+use chiral_pool_core::payout::WindowBps;
 use chiral_pool_core::pool::FeeBps;
 
 /// Settings of [`run_local_pool`].
@@ -35,6 +35,9 @@ pub struct LocalPoolConfig {
     pub share_difficulty: f64,
     /// Pool fee, basis points. Default: 100 (1 %).
     pub fee_bps: u16,
+    /// Seconds between share chain links. Default: 2 (a short demo sees
+    /// many links per block).
+    pub link_spacing_secs: u32,
 }
 
 impl Default for LocalPoolConfig {
@@ -47,6 +50,7 @@ impl Default for LocalPoolConfig {
             block_difficulty: 1.0 / 256.0,
             share_difficulty: 1.0 / 65_536.0,
             fee_bps: 100,
+            link_spacing_secs: 2,
         }
     }
 }
@@ -65,7 +69,9 @@ pub struct NodeView {
     /// Shares it fetched and verified itself (last fetch).
     pub shares_verified: u64,
     /// Blocks it settled.
-    pub blocks: Vec<BlockPayout>,
+    pub blocks: Vec<ChainBlock>,
+    /// Its share chain at the end.
+    pub chain: ChainStatus,
     /// Its ledger balances (payout id, credited atoms).
     pub balances: Vec<Balance>,
     /// Whether its ledger's invariants hold.
@@ -128,9 +134,10 @@ pub async fn run_local_pool(
     // Node 0 owns the pool and serves miners; the others join through it.
     let mut first = base(Keypair::generate());
     first.announce = Some(PoolSpec {
-        name: "local-demo".into(),
         fee,
         window: WindowBps::DEFAULT,
+        link_spacing_secs: config.link_spacing_secs,
+        ..PoolSpec::new("local-demo")
     });
     first.stratum = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     let owner = PoolNode::start(first).await?;
@@ -160,8 +167,7 @@ pub async fn run_local_pool(
         );
         match pools.iter().find(|p| p.announcement.id == pool) {
             Some(p) => {
-                n.follow(pool, p.announcement.fee, &p.announcement.scheme)
-                    .await?;
+                n.follow(&p.announcement).await?;
             }
             None => problems.push(format!("node {i} did not discover the pool")),
         }
@@ -222,6 +228,7 @@ pub async fn run_local_pool(
             coordinator: coordinator.map(|k| k.to_hex()),
             shares_verified: n.counters.shares_in_view.load(Ordering::Relaxed),
             blocks: n.blocks(),
+            chain: n.chain_status(),
             balances: balances.accounts,
             ledger_ok: balances.consistent,
         });
@@ -259,7 +266,7 @@ fn check(views: &[NodeView], wanted: usize, problems: &mut Vec<String>) {
     for v in views {
         for (b, block) in v.blocks.iter().take(settled).enumerate() {
             let reference = &first.blocks[b];
-            if block.hash != reference.hash || block.settlement != reference.settlement {
+            if block.link != reference.link || block.settlement != reference.settlement {
                 problems.push(format!(
                     "node {} computed a different split for block {b}",
                     v.index

@@ -13,7 +13,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chiral_pool::core::chain::{SyntheticChain, WorkSource};
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::PoolId;
-use chiral_pool::core::pool::FeeBps;
 use chiral_pool::core::pow::{sha256d, CompactTarget, Target};
 use chiral_pool::core::share::{Share, VerifiedShare};
 use chiral_pool::miner::{run_cpu_miner, MinerStats};
@@ -201,11 +200,7 @@ async fn a_restarted_node_prunes_old_shares_and_says_what_it_replayed() {
     let pool = PoolId::derive(&key.public(), "replay");
     let mut config = NodeConfig::new(key);
     config.data_dir = Some(dir.clone());
-    config.announce = Some(PoolSpec {
-        name: "replay".into(),
-        fee: FeeBps::ZERO,
-        window: chiral_pool::core::payout::WindowBps::DEFAULT,
-    });
+    config.announce = Some(PoolSpec::new("replay"));
     {
         let journal = ShareJournal::open(&dir.join("journal.redb")).expect("journal");
         let fresh = ShareFactory::at(pool, now() - 10);
@@ -251,11 +246,7 @@ async fn invalid_node_settings_are_errors_naming_the_field() {
 
     let mut config = NodeConfig::new(Keypair::generate());
     config.share_difficulty = f64::NAN;
-    config.announce = Some(PoolSpec {
-        name: "nan".into(),
-        fee: FeeBps::ZERO,
-        window: chiral_pool::core::payout::WindowBps::DEFAULT,
-    });
+    config.announce = Some(PoolSpec::new("nan"));
     let err = PoolNode::start(config).await.err().expect("refused");
     assert!(err.to_string().contains("share_difficulty"), "{err}");
 

@@ -68,12 +68,16 @@ async fn a_published_link_reaches_every_member_and_a_peer_serves_it_by_id() {
     let held: Arc<Mutex<HashMap<LinkId, Link>>> = Arc::default();
     for node in &nodes {
         let lookup_map = held.clone();
-        node.serve(Arc::new(move |id| lookup_map.lock().expect("lock").get(id).cloned()))
-            .await
-            .expect("serve");
+        node.serve(Arc::new(move |id| {
+            lookup_map.lock().expect("lock").get(id).cloned()
+        }))
+        .await
+        .expect("serve");
     }
     let stored = link(2);
-    held.lock().expect("lock").insert(id(&stored), stored.clone());
+    held.lock()
+        .expect("lock")
+        .insert(id(&stored), stored.clone());
 
     let first = link(1);
     publish(&nodes[1], &first).await;
@@ -84,7 +88,10 @@ async fn a_published_link_reaches_every_member_and_a_peer_serves_it_by_id() {
     assert_eq!(got2.link, first);
 
     // Ask the peer that sent it for another link by id.
-    let fetched = nodes[0].fetch(got.origin, id(&stored)).await.expect("fetch");
+    let fetched = nodes[0]
+        .fetch(got.origin, id(&stored))
+        .await
+        .expect("fetch");
     assert_eq!(fetched, Some(stored));
     assert_eq!(
         nodes[0]

@@ -10,6 +10,8 @@ use chiral_pool_core::manager::ManagerError;
 use chiral_pool_core::payout::WindowBps;
 use chiral_pool_core::pool::FeeBps;
 use chiral_pool_core::pow::CompactTarget;
+use chiral_pool_core::sharechain::gossip::GossipError;
+use chiral_pool_core::sharechain::{ChainParams, ParamsError};
 use chiral_pool_core::store::{SharedClock, SystemClock};
 use chiral_pool_dht::kad::Multiaddr;
 use chiral_pool_dht::KadError;
@@ -24,12 +26,40 @@ pub const DEFAULT_PUBLISH_QUEUE: usize = 65_536;
 /// What a pool node announces.
 #[derive(Debug, Clone)]
 pub struct PoolSpec {
-    /// Pool name (the id is derived from it and the node's key).
+    /// Pool name (the id is derived from it, the node's key and the chain
+    /// rules).
     pub name: String,
     /// Pool fee.
     pub fee: FeeBps,
     /// PPLNS window.
     pub window: WindowBps,
+    /// Seconds between links the share chain aims for. Default (in
+    /// [`PoolSpec::new`]): 10.
+    pub link_spacing_secs: u32,
+}
+
+impl PoolSpec {
+    /// A pool `name` with no fee, the default window and 10 s links.
+    pub fn new(name: impl Into<String>) -> Self {
+        PoolSpec {
+            name: name.into(),
+            fee: FeeBps::ZERO,
+            window: WindowBps::DEFAULT,
+            link_spacing_secs: 10,
+        }
+    }
+
+    /// The share chain rules of the pool: the defaults with this spec's
+    /// fee, window and link spacing; out-of-range values are an error
+    /// naming the field.
+    pub fn chain_params(&self) -> Result<ChainParams, ParamsError> {
+        let mut params = ChainParams::new();
+        params.fee = self.fee;
+        params.window = self.window;
+        params.target_spacing_secs = self.link_spacing_secs;
+        params.check()?;
+        Ok(params)
+    }
 }
 
 /// Settings of a [`PoolNode`](super::PoolNode).
@@ -73,8 +103,9 @@ pub struct NodeConfig {
     /// Wall clock. Default: the system clock.
     pub clock: SharedClock,
     /// Directory for durable state: the DHT's records (`dht/`), the
-    /// journal of accepted shares (`journal.redb`) and the chain tips seen
-    /// (`chain.tips`). Default: none.
+    /// journal of accepted shares (`journal.redb`), the share chain's links
+    /// (`links.redb`) and the chain tips seen (`chain.tips`). Default:
+    /// none.
     pub data_dir: Option<std::path::PathBuf>,
 }
 
@@ -125,6 +156,9 @@ pub enum NodeError {
     /// A blocking task of the node (journal reads) failed.
     #[error("node task: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// Link gossip failed (joining the pool's topic).
+    #[error("link gossip: {0}")]
+    Gossip(#[from] GossipError),
     /// A [`NodeConfig`] field is out of range.
     #[error("node config: {field}: {reason}")]
     Config {

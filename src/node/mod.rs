@@ -1,15 +1,20 @@
-//! A pool node: a Kademlia store, a pool manager, optionally a Stratum
-//! server, and the accounting that turns verified shares into payouts.
+//! A pool node: a Kademlia store with link gossip, a pool manager, the
+//! pool's share chain, and optionally a Stratum server.
 //!
 //! One share's path through a serving node: the Stratum server verifies
 //! and deduplicates it (once), the [`PublishingSink`] journals it and
 //! queues it, the miner hears "accepted", and the publisher task hands it
-//! to the manager with its verdict, which publishes it in a signed batch.
-//! The settle loop reads every publisher's batches of the lookback back
-//! (a batch is verified once per node) and settles blocks.
+//! to the manager with its verdict, which publishes it in a signed batch
+//! (statistics: who mines how much). A share that also meets the chain
+//! target is a link: the sink hands it to the [`LinkKeeper`] at once, it
+//! joins the share chain and goes out on the pool's gossip topic. Blocks
+//! are links; each is paid by the window of its parent, which every node
+//! computes from the chain alone.
 
 mod config;
 mod journal;
+mod link_store;
+mod links;
 mod sink;
 mod start;
 mod tasks;
@@ -17,7 +22,9 @@ mod tips;
 
 pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE};
 pub use journal::{GroupCommit, JournalEntry, JournalError, JournalWriter, ShareJournal};
-pub use sink::{Accepted, PublishingSink};
+pub use link_store::LinkStore;
+pub use links::{ChainBlock, ChainStatus, LinkKeeper};
+pub use sink::{Accepted, LinkOutlet, PublishingSink};
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
@@ -26,10 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chiral_pool_core::chain::{SyntheticChain, Tip};
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::manager::PoolManager;
-use chiral_pool_core::payout::{
-    Accounting, AccountingConfig, BlockPayout, PplnsConfig, RewardCuts,
-};
-use chiral_pool_core::pool::{FeeBps, PayoutScheme};
+use chiral_pool_core::pool::{PayoutScheme, PoolAnnouncement};
 use chiral_pool_core::pow::Difficulty;
 use chiral_pool_core::share::ShareValidatorConfig;
 use chiral_pool_dht::KadStore;
@@ -53,9 +57,11 @@ pub struct NodeCounters {
     pub shares_replayed: AtomicU64,
     /// Journaled shares pruned as older than the lookback, since start.
     pub shares_pruned: AtomicU64,
+    /// Saved links the share chain was rebuilt from at start.
+    pub links_restored: AtomicU64,
 }
 
-/// One ledger account.
+/// What one miner earned over the settled blocks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Balance {
     /// The payout id.
@@ -64,13 +70,13 @@ pub struct Balance {
     pub credited: u128,
 }
 
-/// The ledger's accounts, sorted by payout id, and whether its invariants
-/// hold.
+/// Every miner's earnings over the settled blocks, sorted by payout id,
+/// and whether every block's split conserves its reward.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Balances {
     /// Every account.
     pub accounts: Vec<Balance>,
-    /// Whether the ledger's totals add up.
+    /// Whether every settled block's parts add up to its reward.
     pub consistent: bool,
 }
 
@@ -90,9 +96,16 @@ pub struct PoolNode {
     journal: Mutex<Option<Arc<ShareJournal>>>,
     /// The journal's writer, closed at shutdown once the server is gone.
     writer: Mutex<Option<JournalWriter>>,
+    /// The links this node holds, kept across restarts.
+    link_store: Mutex<Option<Arc<LinkStore>>>,
     pool: Mutex<Option<PoolId>>,
-    accounting: Arc<Mutex<Option<Accounting>>>,
-    stratum: Option<(SocketAddr, Arc<ServerStats>)>,
+    links: Mutex<Option<Arc<LinkKeeper>>>,
+    /// The share chain's queue of links this node's miners found.
+    own_links: Mutex<Option<tokio::sync::mpsc::Sender<chiral_pool_core::sharechain::ProvenLink>>>,
+    /// Bound at start when serving; the server starts once a pool is
+    /// followed.
+    listener: Mutex<Option<tokio::net::TcpListener>>,
+    stratum: Mutex<Option<(SocketAddr, Arc<ServerStats>)>>,
     /// Stops the Stratum server (first, at shutdown).
     stop_server: watch::Sender<bool>,
     server_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
@@ -100,14 +113,6 @@ pub struct PoolNode {
     stop: watch::Sender<bool>,
     tasks: Mutex<JoinSet<()>>,
 }
-
-/// Seconds a block must have been seen before a node settles it: time for
-/// the shares accepted just before it to be published and read.
-const SETTLE_GRACE_SECS: u64 = 3;
-
-/// Smallest ledger balance paid out: every balance (the ledger here is an
-/// account of who earned what, not a wallet).
-const MIN_PAYOUT: u64 = 0;
 
 /// How long shutdown waits for the journal's writer to finish its queue.
 const WRITER_CLOSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -127,66 +132,46 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl PoolNode {
-    /// Starts verifying and settling the shares of `pool`, paid as
-    /// announced: `fee` and `scheme`, which must be PPLNS (the schemes
-    /// whose payouts every node can compute from the shares alone).
-    /// Following a second pool is refused; following the same one again
-    /// does nothing.
-    pub async fn follow(
-        self: &Arc<Self>,
-        pool: PoolId,
-        fee: FeeBps,
-        scheme: &PayoutScheme,
-    ) -> Result<(), NodeError> {
-        let PayoutScheme::Pplns {
-            window,
-            normalize_by_network,
-        } = *scheme
-        else {
+    /// Follows the pool `ann` announces: its share chain (links pushed by
+    /// peers and fetched from them), its blocks and payouts; and serves its
+    /// miners if this node was started with a Stratum address. Any member
+    /// serves miners, not only the announcer. The scheme must be PPLNS,
+    /// paid by the share chain. Following a second pool is refused;
+    /// following the same one again does nothing.
+    pub async fn follow(self: &Arc<Self>, ann: &PoolAnnouncement) -> Result<(), NodeError> {
+        if !matches!(ann.scheme, PayoutScheme::Pplns { .. }) {
             return Err(NodeError::Config {
                 field: "scheme",
-                reason: format!("a node settles PPLNS pools only, not {scheme:?}"),
+                reason: format!("a node follows PPLNS pools only, not {:?}", ann.scheme),
             });
-        };
-        match self.pool() {
-            Some(current) if current == pool => return Ok(()),
-            Some(current) => {
-                return Err(NodeError::Config {
-                    field: "pool",
-                    reason: format!("this node follows {current} already"),
-                })
-            }
-            None => {}
         }
-        let mut accounting = Accounting::new(AccountingConfig {
-            pplns: PplnsConfig {
-                window,
-                normalize_by_network,
-            },
-            network: Difficulty::from_target(&self.chain.network_target()),
-            reward: self.config.reward,
-            cuts: RewardCuts::fee_only(fee),
-            min_payout: MIN_PAYOUT,
-            grace_secs: SETTLE_GRACE_SECS,
-        });
-        // Blocks settled before a restart keep their payouts in the ledger.
-        if let Some(j) = self.journal() {
-            let saved = tokio::task::spawn_blocking(move || j.blocks()).await??;
-            accounting.restore(saved);
-        }
+        ann.validate().map_err(|e| NodeError::Config {
+            field: "pool",
+            reason: e.to_string(),
+        })?;
+        let pool = ann.id;
         {
             let mut current = lock(&self.pool);
-            if current.is_some() {
-                // Another call won the race; it started the tasks.
-                return Ok(());
+            match *current {
+                Some(p) if p == pool => return Ok(()),
+                Some(p) => {
+                    return Err(NodeError::Config {
+                        field: "pool",
+                        reason: format!("this node follows {p} already"),
+                    })
+                }
+                None => *current = Some(pool),
             }
-            *current = Some(pool);
         }
         self.manager.track_pool(pool, follower_validator());
-        *lock(&self.accounting) = Some(accounting);
+        let keeper = self.start_chain(ann).await?;
+        let listener = lock(&self.listener).take();
+        if let Some(listener) = listener {
+            self.serve(ann, keeper, listener).await?;
+        }
         let mut tasks = lock(&self.tasks);
         tasks.spawn(tasks::follow_tips(self.clone(), self.stop.subscribe()));
-        tasks.spawn(tasks::settle_loop(
+        tasks.spawn(tasks::read_shares(
             self.clone(),
             pool,
             self.stop.subscribe(),
@@ -202,35 +187,45 @@ impl PoolNode {
 
     /// Where miners connect, with the server's counters, if serving.
     pub fn stratum(&self) -> Option<(SocketAddr, Arc<ServerStats>)> {
-        self.stratum.clone()
+        lock(&self.stratum).clone()
     }
 
-    /// Settled blocks so far.
-    pub fn blocks(&self) -> Vec<BlockPayout> {
-        lock(&self.accounting)
-            .as_ref()
-            .map(|a| a.blocks().to_vec())
-            .unwrap_or_default()
+    /// The share chain of the followed pool.
+    pub fn links(&self) -> Option<Arc<LinkKeeper>> {
+        lock(&self.links).clone()
     }
 
-    /// The ledger's balances and whether its invariants hold.
+    /// The share chain now (empty before a pool is followed).
+    pub fn chain_status(&self) -> ChainStatus {
+        self.links().map(|k| k.status()).unwrap_or_default()
+    }
+
+    /// Blocks settled so far, by height.
+    pub fn blocks(&self) -> Vec<ChainBlock> {
+        self.links().map(|k| k.blocks()).unwrap_or_default()
+    }
+
+    /// What each miner earned over the settled blocks.
     pub fn balances(&self) -> Balances {
-        match lock(&self.accounting).as_ref() {
-            Some(a) => Balances {
-                accounts: a
-                    .ledger()
-                    .accounts()
-                    .map(|(id, acc)| Balance {
-                        payout: id.to_string(),
-                        credited: acc.credited,
-                    })
-                    .collect(),
-                consistent: a.ledger().check(),
-            },
-            None => Balances {
-                accounts: Vec::new(),
-                consistent: true,
-            },
+        let blocks = self.blocks();
+        let mut earned: std::collections::BTreeMap<String, u128> = Default::default();
+        for block in &blocks {
+            let s = &block.settlement;
+            for (id, _) in &s.payouts {
+                *earned.entry(id.to_string()).or_default() += u128::from(s.amount_for(id));
+            }
+            if let Some(finder) = &s.finder {
+                if s.payouts.iter().all(|(id, _)| id != finder) {
+                    *earned.entry(finder.to_string()).or_default() += u128::from(s.finder_bonus);
+                }
+            }
+        }
+        Balances {
+            accounts: earned
+                .into_iter()
+                .map(|(payout, credited)| Balance { payout, credited })
+                .collect(),
+            consistent: blocks.iter().all(|b| b.settlement.is_conserved()),
         }
     }
 
@@ -257,11 +252,14 @@ impl PoolNode {
             }
         }
         lock(&self.journal).take();
+        lock(&self.link_store).take();
+        lock(&self.links).take();
+        lock(&self.own_links).take();
         self.store.shutdown().await;
     }
 
     /// The share journal, until shutdown.
-    fn journal(&self) -> Option<Arc<ShareJournal>> {
+    pub(super) fn journal(&self) -> Option<Arc<ShareJournal>> {
         lock(&self.journal).clone()
     }
 }

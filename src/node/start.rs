@@ -2,15 +2,16 @@
 //! node, then the pool's announcement, the journal's replay, the Stratum
 //! server and the background tasks; on an error, what started is stopped.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
 use chiral_pool_core::chain::{SyntheticChain, Tip};
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::manager::{ManagerConfig, PoolManager};
-use chiral_pool_core::pool::{PayoutScheme, PoolAnnouncement};
+use chiral_pool_core::pool::PoolAnnouncement;
 use chiral_pool_core::pow::Target;
+use chiral_pool_core::sharechain::gossip::LinkGossip;
+use chiral_pool_core::sharechain::ChainParams;
 use chiral_pool_dht::{KadConfig, KadStore};
 use chiral_stratum::server::{ServerConfig, StratumServer};
 use tokio::sync::{mpsc, watch};
@@ -18,18 +19,23 @@ use tokio::task::JoinSet;
 use tracing::warn;
 
 use super::{
-    follower_validator, lookback_start, tasks, tips, JournalError, NodeConfig, NodeCounters,
-    NodeError, PoolNode, PublishingSink, ShareJournal,
+    links, lock, lookback_start, tasks, tips, JournalError, LinkKeeper, LinkOutlet, LinkStore,
+    NodeConfig, NodeCounters, NodeError, PoolNode, PublishingSink, ShareJournal,
 };
+
+/// Own links that may wait for the share chain (they are rare: one per
+/// link spacing for the whole pool).
+const OWN_LINK_QUEUE: usize = 64;
 
 /// What [`PoolNode::start`] prepared before the DHT node started.
 struct Parts {
     config: NodeConfig,
     manager_config: ManagerConfig,
-    stratum_config: Option<ServerConfig>,
+    chain_params: Option<ChainParams>,
     history: Vec<Tip>,
     chain: Arc<SyntheticChain>,
     journal: Option<Arc<ShareJournal>>,
+    link_store: Option<Arc<LinkStore>>,
 }
 
 /// What a restarted node gets back from its journal.
@@ -69,11 +75,16 @@ impl PoolNode {
         manager_config.check()?;
         // Checked before anything starts: a bad setting is an error that
         // names it, not a half-started node.
-        let stratum_config = match &config.announce {
-            Some(spec) => Some(server_config(
-                &config,
-                PoolId::derive(&config.keypair.public(), &spec.name),
-            )?),
+        // The pool id is not known yet for a joining node; the settings'
+        // ranges do not depend on it.
+        if config.stratum.is_some() || config.announce.is_some() {
+            server_config(&config, PoolId::from_bytes([0; 32]))?;
+        }
+        let chain_params = match &config.announce {
+            Some(spec) => Some(spec.chain_params().map_err(|e| NodeError::Config {
+                field: "announce",
+                reason: e.to_string(),
+            })?),
             None => None,
         };
         // The tips seen before a restart, oldest first: shares on them must
@@ -90,6 +101,10 @@ impl PoolNode {
             Some(dir) => Some(Arc::new(ShareJournal::open(&dir.join("journal.redb"))?)),
             None => None,
         };
+        let link_store = match &config.data_dir {
+            Some(dir) => Some(Arc::new(LinkStore::open(&dir.join("links.redb"))?)),
+            None => None,
+        };
         let mut kad = KadConfig::new()
             .with_keypair(config.keypair.clone())
             .with_clock(config.clock.clone())
@@ -100,10 +115,11 @@ impl PoolNode {
         let parts = Parts {
             config,
             manager_config,
-            stratum_config,
+            chain_params,
             history,
             chain,
             journal,
+            link_store,
         };
         match Self::assemble(parts, store.clone()).await {
             Ok(node) => Ok(node),
@@ -116,17 +132,18 @@ impl PoolNode {
         }
     }
 
-    /// Everything after the DHT node is up: the manager, the pool's
-    /// announcement, the journal's replay, the Stratum server and the
-    /// background tasks.
+    /// Everything after the DHT node is up: the manager, the Stratum
+    /// listener, the pool's announcement; then the pool is followed (and
+    /// served) like any other.
     async fn assemble(parts: Parts, store: KadStore) -> Result<Arc<PoolNode>, NodeError> {
         let Parts {
             config,
             manager_config,
-            stratum_config,
+            chain_params,
             history,
             chain,
             journal,
+            link_store,
         } = parts;
         let manager = Arc::new(PoolManager::new(
             config.keypair.clone(),
@@ -134,96 +151,168 @@ impl PoolNode {
             config.clock.clone(),
             manager_config,
         )?);
-        let (stop, _) = watch::channel(false);
-        let (stop_server, _) = watch::channel(false);
-        let counters = Arc::new(NodeCounters::default());
-        let mut tasks = JoinSet::new();
-        let mut stratum = None;
-        let mut server_task = None;
-        let mut pool = None;
-        let mut writer = None;
-        if let (Some(spec), Some(server_config)) = (&config.announce, stratum_config) {
-            let id = server_config.pool_id;
-            let addr = config
-                .stratum
-                .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            let bound = listener.local_addr()?;
-            let mut ann = PoolAnnouncement::new(
-                config.keypair.public(),
-                &spec.name,
-                &format!("stratum+tcp://{bound}"),
+        // An announcing node serves its pool's miners, on an address of
+        // its choosing if none was given.
+        let listen_at = match (config.stratum, &config.announce) {
+            (Some(addr), _) => Some(addr),
+            (None, Some(_)) => Some(std::net::SocketAddr::from((
+                std::net::Ipv4Addr::LOCALHOST,
                 0,
-                0,
-            );
-            ann.fee = spec.fee;
-            ann.scheme = PayoutScheme::Pplns {
-                window: spec.window,
-                normalize_by_network: true,
+            ))),
+            (None, None) => None,
+        };
+        let listener = match listen_at {
+            Some(addr) => Some(tokio::net::TcpListener::bind(addr).await?),
+            None => None,
+        };
+        let mut announced = None;
+        if let (Some(spec), Some(params)) = (&config.announce, chain_params) {
+            let url = match &listener {
+                Some(l) => format!("stratum+tcp://{}", l.local_addr()?),
+                None => String::new(),
             };
+            let mut ann = PoolAnnouncement::new(config.keypair.public(), &spec.name, &url, 0, 0)
+                .with_chain(params);
             ann.description = "a chiral-pool node on a synthetic chain".into();
             manager.announce_pool(ann.clone()).await?;
-            manager.track_pool(id, follower_validator());
-            if let Some(j) = &journal {
-                let replay = replay_journal(j.clone(), lookback_start(&config)).await?;
-                counters
-                    .shares_pruned
-                    .store(replay.pruned, Ordering::Relaxed);
-                counters
-                    .shares_replayed
-                    .store(replay.shares.len() as u64, Ordering::Relaxed);
-                // Published again in the slots of their times (readers drop
-                // duplicates by hash); what a failed put leaves stays
-                // queued for its slot and goes out with the next flush.
-                if let Err(e) = manager.publish_restored(&id, replay.shares).await {
-                    warn!(error = %e, "journaled shares not all published yet; queued");
-                }
-            }
-            writer = match &journal {
-                Some(j) => Some(j.writer(config.publish_queue)?),
-                None => None,
-            };
-            let (tx, rx) = mpsc::channel(config.publish_queue);
-            let sink = PublishingSink::new(tx, writer.clone());
-            let server = StratumServer::new(server_config, chain.clone(), Arc::new(sink))?;
-            stratum = Some((bound, server.stats()));
-            let mut stopped = stop_server.subscribe();
-            server_task = Some(tokio::spawn(async move {
-                let _ = server
-                    .run(listener, async move {
-                        let _ = stopped.changed().await;
-                    })
-                    .await;
-            }));
-            tasks.spawn(tasks::publish_shares(
-                manager.clone(),
-                id,
-                rx,
-                stop.subscribe(),
-            ));
-            pool = Some((id, ann.fee, ann.scheme));
+            announced = Some(ann);
         }
+        let (stop, _) = watch::channel(false);
+        let (stop_server, _) = watch::channel(false);
         let node = Arc::new(PoolNode {
             store,
             manager,
             chain,
-            counters,
+            counters: Arc::new(NodeCounters::default()),
             config,
             history,
             journal: Mutex::new(journal),
-            writer: Mutex::new(writer),
+            writer: Mutex::new(None),
+            link_store: Mutex::new(link_store),
             pool: Mutex::new(None),
-            accounting: Arc::new(Mutex::new(None)),
-            stratum,
+            links: Mutex::new(None),
+            own_links: Mutex::new(None),
+            listener: Mutex::new(listener),
+            stratum: Mutex::new(None),
             stop_server,
-            server_task: Mutex::new(server_task),
+            server_task: Mutex::new(None),
             stop,
-            tasks: Mutex::new(tasks),
+            tasks: Mutex::new(JoinSet::new()),
         });
-        if let Some((id, fee, scheme)) = pool {
-            node.follow(id, fee, &scheme).await?;
+        if let Some(ann) = announced {
+            node.follow(&ann).await?;
         }
         Ok(node)
+    }
+
+    /// Starts the share chain of `ann`'s pool: restored from the saved
+    /// links, joined to the pool's gossip topic, serving fetches.
+    pub(super) async fn start_chain(
+        self: &Arc<Self>,
+        ann: &PoolAnnouncement,
+    ) -> Result<Arc<LinkKeeper>, NodeError> {
+        let store = lock(&self.link_store).clone();
+        let keeper = LinkKeeper::new(
+            ann.id,
+            ann.chain.clone(),
+            self.config.reward,
+            self.chain.clone(),
+            self.store.clone(),
+            store.clone(),
+            self.config.clock.clone(),
+        );
+        if let Some(store) = store {
+            let since = self
+                .config
+                .clock
+                .now()
+                .saturating_sub(2 * u64::from(ann.chain.max_window_secs));
+            let since = u32::try_from(since).unwrap_or(u32::MAX);
+            let saved = tokio::task::spawn_blocking(move || store.load(since)).await??;
+            let restored = keeper.restore(saved);
+            self.counters
+                .links_restored
+                .store(restored as u64, Ordering::Relaxed);
+        }
+        let weak = Arc::downgrade(&keeper);
+        self.store
+            .serve(Arc::new(move |id| weak.upgrade().and_then(|k| k.link(id))))
+            .await?;
+        let inbox = self.store.join(ann.id).await?;
+        let (own, own_rx) = mpsc::channel(OWN_LINK_QUEUE);
+        *lock(&self.own_links) = Some(own);
+        *lock(&self.links) = Some(keeper.clone());
+        lock(&self.tasks).spawn(links::run(
+            keeper.clone(),
+            inbox,
+            own_rx,
+            self.stop.subscribe(),
+        ));
+        Ok(keeper)
+    }
+
+    /// Serves the pool's miners on `listener`: the journal's replay, the
+    /// Stratum server building on the share chain, the publisher.
+    pub(super) async fn serve(
+        self: &Arc<Self>,
+        ann: &PoolAnnouncement,
+        keeper: Arc<LinkKeeper>,
+        listener: tokio::net::TcpListener,
+    ) -> Result<(), NodeError> {
+        let id = ann.id;
+        let bound = listener.local_addr()?;
+        let journal = self.journal();
+        if let Some(j) = &journal {
+            let replay = replay_journal(j.clone(), lookback_start(&self.config)).await?;
+            self.counters
+                .shares_pruned
+                .store(replay.pruned, Ordering::Relaxed);
+            self.counters
+                .shares_replayed
+                .store(replay.shares.len() as u64, Ordering::Relaxed);
+            // Published again in the slots of their times (readers drop
+            // duplicates by hash); what a failed put leaves stays queued
+            // for its slot and goes out with the next flush.
+            if let Err(e) = self.manager.publish_restored(&id, replay.shares).await {
+                warn!(error = %e, "journaled shares not all published yet; queued");
+            }
+        }
+        let writer = match &journal {
+            Some(j) => Some(j.writer(self.config.publish_queue)?),
+            None => None,
+        };
+        *lock(&self.writer) = writer.clone();
+        let own = lock(&self.own_links).clone().ok_or(NodeError::Config {
+            field: "pool",
+            reason: "the share chain did not start".into(),
+        })?;
+        let (tx, rx) = mpsc::channel(self.config.publish_queue);
+        let sink = PublishingSink::new(tx, writer).with_links(LinkOutlet {
+            queue: own,
+            params: ann.chain.clone(),
+        });
+        let server = StratumServer::new(
+            server_config(&self.config, id)?,
+            self.chain.clone(),
+            Arc::new(sink),
+        )?
+        .with_share_chain(keeper.positions());
+        *lock(&self.stratum) = Some((bound, server.stats()));
+        let mut stopped = self.stop_server.subscribe();
+        *lock(&self.server_task) = Some(tokio::spawn(async move {
+            let _ = server
+                .run(listener, async move {
+                    let _ = stopped.changed().await;
+                })
+                .await;
+        }));
+        lock(&self.tasks).spawn(tasks::publish_shares(
+            self.manager.clone(),
+            id,
+            rx,
+            self.stop.subscribe(),
+        ));
+        Ok(())
     }
 }
 

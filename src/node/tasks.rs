@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::{debug, warn};
 
 use super::sink::Accepted;
-use super::{lock, tips, PoolNode};
+use super::{tips, PoolNode};
 
 /// Hands accepted shares to the manager (with their verdicts: no second
 /// verification) and flushes a batch once it is full, at each block and
@@ -61,13 +61,12 @@ pub(super) async fn publish_shares(
     }
 }
 
-/// Tells the manager and the accounting about each new tip, then persists
-/// it (off the runtime's threads): a tip is known before anything waits
-/// on a disk for it.
+/// Tells the manager about each new tip, then persists it (off the
+/// runtime's threads): a tip is known before anything waits on a disk for
+/// it.
 pub(super) async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
     for t in &node.history {
         let _ = node.manager.add_tip(t.prev_hash, t.bits);
-        node.accounting_on_tip(t.prev_hash);
     }
     let file = node.config.data_dir.as_ref().map(|d| d.join(tips::FILE));
     let mut tips = node.chain.tip();
@@ -76,7 +75,6 @@ pub(super) async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<b
         if let Err(e) = node.manager.add_tip(tip.prev_hash, tip.bits) {
             warn!(error = %e, "invalid tip");
         }
-        node.accounting_on_tip(tip.prev_hash);
         if let Some(f) = file.clone() {
             match tokio::task::spawn_blocking(move || tips::append(&f, &tip)).await {
                 Ok(Ok(())) => {}
@@ -91,9 +89,10 @@ pub(super) async fn follow_tips(node: Arc<PoolNode>, mut stop: watch::Receiver<b
     }
 }
 
-/// Reads the lookback's shares, settles the blocks in it, saves them and
-/// prunes the journal of shares older than the lookback.
-pub(super) async fn settle_loop(
+/// Reads the lookback's share batches (statistics: who mines how much;
+/// payouts come from the share chain) and prunes the journal of shares
+/// older than the lookback.
+pub(super) async fn read_shares(
     node: Arc<PoolNode>,
     pool: PoolId,
     mut stop: watch::Receiver<bool>,
@@ -129,18 +128,6 @@ pub(super) async fn settle_loop(
             .store(page.rejected as u64, Ordering::Relaxed);
         c.pending_in_view
             .store(page.pending as u64, Ordering::Relaxed);
-        let settled = match lock(&node.accounting).as_mut() {
-            Some(a) => a.settle(&page.shares, now),
-            None => Vec::new(),
-        };
-        // The fsync runs on a blocking thread, with no lock held.
-        if let (Some(j), false) = (node.journal(), settled.is_empty()) {
-            match tokio::task::spawn_blocking(move || j.save_blocks(&settled)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => warn!(error = %e, "settled blocks not saved"),
-                Err(e) => warn!(error = %e, "block writer failed"),
-            }
-        }
     }
 }
 
@@ -167,13 +154,6 @@ pub(super) async fn coordinate(node: Arc<PoolNode>, pool: PoolId, mut stop: watc
 }
 
 impl PoolNode {
-    /// Tells the accounting (if a pool is followed) about a new tip.
-    fn accounting_on_tip(&self, prev_hash: [u8; 32]) {
-        if let Some(a) = lock(&self.accounting).as_mut() {
-            a.on_tip(prev_hash);
-        }
-    }
-
     /// Deletes journaled shares older than the lookback, on a blocking
     /// thread.
     async fn prune_journal(&self) {

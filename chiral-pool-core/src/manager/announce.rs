@@ -51,7 +51,9 @@ impl<S: RecordStore> PoolManager<S> {
             return Err(ManagerError::NotOwner);
         }
         let now = self.now();
-        announcement.id = PoolId::derive(&announcement.owner, &announcement.name);
+        announcement.id = announcement
+            .chain
+            .pool_id(&announcement.owner, &announcement.name);
         announcement.created_at = now;
         announcement.expires_at = now + self.config.announce_ttl.as_secs();
         let id = announcement.id;

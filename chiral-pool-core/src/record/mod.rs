@@ -232,7 +232,7 @@ impl SignedRecord {
                 bound(
                     ann.owner == self.publisher
                         && ann.expires_at == self.expires_at
-                        && RecordKey::pool(&PoolId::derive(&self.publisher, &ann.name)) == self.key,
+                        && RecordKey::pool(&ann.id) == self.key,
                 )
             }
             RecordKind::ShareBatch => {

@@ -383,7 +383,13 @@ impl ShareChain {
             return None;
         }
         let cuts = RewardCuts::fee_only(self.params.fee);
-        Some(Settlement::from_weights(reward, cuts, None, window.weights, 0))
+        Some(Settlement::from_weights(
+            reward,
+            cuts,
+            None,
+            window.weights,
+            0,
+        ))
     }
 
     /// Forgets links far below the best tip (more than

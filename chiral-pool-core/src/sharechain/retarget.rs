@@ -153,7 +153,12 @@ mod tests {
     fn the_floor_holds_however_slow_the_links() {
         let p = params();
         let floor = p.min_difficulty.raw();
-        let bits = next_bits(&p, &samples(60, 10_000, floor), Some(p.min_difficulty), None);
+        let bits = next_bits(
+            &p,
+            &samples(60, 10_000, floor),
+            Some(p.min_difficulty),
+            None,
+        );
         assert_eq!(bits, p.floor_target().to_compact_lossy());
         assert!(Target::from_compact(bits).expect("valid bits") <= p.floor_target());
     }

@@ -36,11 +36,7 @@ impl request_response::Codec for LinkCodec {
         Ok(LinkId::from_bytes(id))
     }
 
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<Option<Link>>
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Option<Link>>
     where
         T: AsyncRead + Unpin + Send,
     {
@@ -64,7 +60,12 @@ impl request_response::Codec for LinkCodec {
             .map_err(|e| invalid(e.to_string()))
     }
 
-    async fn write_request<T>(&mut self, _: &StreamProtocol, io: &mut T, id: LinkId) -> io::Result<()>
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        id: LinkId,
+    ) -> io::Result<()>
     where
         T: AsyncWrite + Unpin + Send,
     {

@@ -104,7 +104,10 @@ impl LinkGossip for HubGossip {
     async fn join(&self, pool: PoolId) -> Result<mpsc::Receiver<IncomingLink>, GossipError> {
         let (tx, rx) = mpsc::channel(INBOX);
         let mut state = self.hub.state();
-        let member = state.members.get_mut(self.index).ok_or(GossipError::Stopped)?;
+        let member = state
+            .members
+            .get_mut(self.index)
+            .ok_or(GossipError::Stopped)?;
         member.inboxes.insert(pool, tx);
         Ok(rx)
     }
@@ -151,7 +154,10 @@ impl LinkGossip for HubGossip {
 
     async fn serve(&self, lookup: LinkLookup) -> Result<(), GossipError> {
         let mut state = self.hub.state();
-        let member = state.members.get_mut(self.index).ok_or(GossipError::Stopped)?;
+        let member = state
+            .members
+            .get_mut(self.index)
+            .ok_or(GossipError::Stopped)?;
         member.lookup = Some(lookup);
         Ok(())
     }

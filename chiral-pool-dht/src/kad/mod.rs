@@ -8,8 +8,8 @@
 
 mod config;
 mod durable;
-mod links;
 mod error;
+mod links;
 mod node;
 mod record;
 mod stats;

@@ -129,7 +129,12 @@ impl Node {
             .report_message_validation_result(&id, &source, acceptance);
     }
 
-    pub(super) fn fetch_link(&mut self, origin: Origin, id: LinkId, reply: GossipReply<Option<Link>>) {
+    pub(super) fn fetch_link(
+        &mut self,
+        origin: Origin,
+        id: LinkId,
+        reply: GossipReply<Option<Link>>,
+    ) {
         let Some(peer) = self.links.peers.get(&origin).copied() else {
             let _ = reply.send(Err(GossipError::NoPeers));
             return;
@@ -193,7 +198,11 @@ impl Node {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let link = self.links.lookup.as_ref().and_then(|lookup| lookup(&request));
+                    let link = self
+                        .links
+                        .lookup
+                        .as_ref()
+                        .and_then(|lookup| lookup(&request));
                     let _ = self
                         .swarm
                         .behaviour_mut()

@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 
 use chiral_pool_core::identity::PublicKey;
 use chiral_pool_core::ids::{LinkId, PoolId};
+use chiral_pool_core::record::{RecordKey, SignedRecord};
 use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkLookup, Ticket};
 use chiral_pool_core::sharechain::{Link, Origin};
-use chiral_pool_core::record::{RecordKey, SignedRecord};
 use chiral_pool_core::store::{PutReport, SharedClock, StoreError};
 use futures::StreamExt;
 use libp2p::kad::{self, InboundRequest, QueryId};

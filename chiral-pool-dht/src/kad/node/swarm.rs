@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
+use chiral_pool_core::pow::sha256d;
 use chiral_pool_core::record::MAX_RECORD_BYTES;
+use chiral_pool_core::sharechain::{Link, MAX_LINK_BYTES};
 use futures::StreamExt;
 use libp2p::kad::{self, store::MemoryStoreConfig};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{gossipsub, identify, noise, request_response, tcp, yamux, Multiaddr, Swarm};
-use chiral_pool_core::pow::sha256d;
-use chiral_pool_core::sharechain::{Link, MAX_LINK_BYTES};
 
 use crate::gossip::{LinkCodec, LINK_PROTOCOL};
 use tracing::warn;
@@ -125,8 +125,7 @@ pub(super) async fn build(
                 gossipsub: link_gossip(key)?,
                 links: request_response::Behaviour::new(
                     [(LINK_PROTOCOL, request_response::ProtocolSupport::Full)],
-                    request_response::Config::default()
-                        .with_request_timeout(LINK_REQUEST_TIMEOUT),
+                    request_response::Config::default().with_request_timeout(LINK_REQUEST_TIMEOUT),
                 ),
             })
         })

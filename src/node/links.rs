@@ -1,0 +1,480 @@
+//! The node's share chain: links mined here or pushed by peers join it
+//! once (verified once each), its best tip is where every job builds, block
+//! links are submitted to the work source by every node that holds them,
+//! and each block is settled by the window of its parent.
+//!
+//! One link's path: a miner's share meets the chain target, the sink hands
+//! it over ([`LinkKeeper::own_link`]), it joins the chain, goes out on the
+//! pool's gossip topic at once, and the Stratum server's next job builds on
+//! it. On a peer, the gossiped link is proven, joins the chain, and only
+//! then is it reported valid, so gossipsub forwards only links that were
+//! checked. A link whose parent is missing is held; its ancestors are
+//! fetched from the peer that forwarded it, oldest inserted first.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chiral_pool_core::chain::{SyntheticChain, WorkSource};
+use chiral_pool_core::ids::{LinkId, PayoutId, PoolId};
+use chiral_pool_core::payout::Settlement;
+use chiral_pool_core::share::commitment::Commitment;
+use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip, Ticket};
+use chiral_pool_core::sharechain::{
+    Added, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, PendingLimits,
+    ProvenLink, ShareChain,
+};
+use chiral_pool_core::store::SharedClock;
+use chiral_pool_dht::KadStore;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+
+use super::link_store::LinkStore;
+use super::lock;
+
+/// Ancestor fetches in flight at once.
+const MAX_BACKFILLS: usize = 8;
+
+/// A block found by a link, and how its reward is split.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBlock {
+    /// Block height (BIP 34) of the block the link is.
+    pub height: u32,
+    /// The link that is the block.
+    pub link: LinkId,
+    /// Its miner (paid the finder's bonus).
+    pub finder: PayoutId,
+    /// Links in the window that paid it (the window of its parent).
+    pub window_links: usize,
+    /// The split, to the atom.
+    pub settlement: Settlement,
+}
+
+/// What a node's share chain looks like now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChainStatus {
+    /// Height of the best tip (genesis is 0).
+    pub height: Option<u64>,
+    /// The best tip.
+    pub tip: Option<LinkId>,
+    /// Valid links held.
+    pub links: usize,
+    /// Links waiting for an ancestor, a block or the clock.
+    pub pending: usize,
+    /// Uncles cited by the best tip's window.
+    pub uncles: usize,
+    /// Links this node found valid since start.
+    pub verified: u64,
+    /// Links this node refused since start.
+    pub rejected: u64,
+}
+
+/// The share chain of the pool a node follows, and what drives it.
+pub struct LinkKeeper {
+    pool: PoolId,
+    params: ChainParams,
+    reward: u64,
+    chain: Mutex<ShareChain>,
+    position: watch::Sender<JobPosition>,
+    settled: Mutex<BTreeMap<(u32, LinkId), ChainBlock>>,
+    unsettled: Mutex<Vec<LinkId>>,
+    work: Arc<SyntheticChain>,
+    gossip: KadStore,
+    store: Option<Arc<LinkStore>>,
+    clock: SharedClock,
+    verified: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl LinkKeeper {
+    /// A keeper for `pool` under `params`, building on `work`'s blocks.
+    pub(super) fn new(
+        pool: PoolId,
+        params: ChainParams,
+        reward: u64,
+        work: Arc<SyntheticChain>,
+        gossip: KadStore,
+        store: Option<Arc<LinkStore>>,
+        clock: SharedClock,
+    ) -> Arc<Self> {
+        let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default());
+        let tip = *work.tip().borrow();
+        chain.add_block(tip.prev_hash, tip.height, clock.now());
+        let (position, _) = watch::channel(chain.job());
+        Arc::new(LinkKeeper {
+            pool,
+            params,
+            reward,
+            chain: Mutex::new(chain),
+            position,
+            settled: Mutex::default(),
+            unsettled: Mutex::default(),
+            work,
+            gossip,
+            store,
+            clock,
+            verified: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+        })
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> PoolId {
+        self.pool
+    }
+
+    /// The chain's rules.
+    pub fn params(&self) -> &ChainParams {
+        &self.params
+    }
+
+    /// Where jobs build: changes with every new best tip.
+    pub fn positions(&self) -> watch::Receiver<JobPosition> {
+        self.position.subscribe()
+    }
+
+    /// Blocks settled so far, by height.
+    pub fn blocks(&self) -> Vec<ChainBlock> {
+        lock(&self.settled).values().cloned().collect()
+    }
+
+    /// A valid link this node holds (what it answers a peer's fetch with).
+    pub fn link(&self, id: &LinkId) -> Option<Link> {
+        lock(&self.chain).get(id).map(|l| l.link().clone())
+    }
+
+    /// The chain now.
+    pub fn status(&self) -> ChainStatus {
+        let chain = lock(&self.chain);
+        let tip = chain.tip();
+        let uncles = chain
+            .best_chain(chain.params().max_window_links as usize)
+            .iter()
+            .filter_map(|id| chain.get(id))
+            .map(|l| l.commitment().uncles.len())
+            .sum();
+        ChainStatus {
+            height: chain.height(),
+            tip,
+            links: chain.len(),
+            pending: chain.pending_len(),
+            uncles,
+            verified: self.verified.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+        }
+    }
+
+    /// What the next block would pay: the split of the reward by the
+    /// window of the best tip (no finder's bonus: the finder is unknown).
+    pub fn current_split(&self) -> Option<Settlement> {
+        lock(&self.chain).next_split(self.reward)
+    }
+
+    /// A share the node's Stratum server accepted that is also a link.
+    pub fn own_link(self: &Arc<Self>, link: ProvenLink) {
+        self.handle(link, Origin::LOCAL, None);
+    }
+
+    /// Rebuilds the chain from saved links (a restart): parents first,
+    /// whatever order they were saved in.
+    pub(super) fn restore(self: &Arc<Self>, links: Vec<Link>) -> usize {
+        let mut proven: Vec<ProvenLink> = links
+            .into_iter()
+            .filter_map(|l| l.prove(&self.pool, &self.params).ok())
+            .collect();
+        let mut restored = 0;
+        // Insert what can join; repeat while anything joined.
+        loop {
+            let before = proven.len();
+            let mut waiting = Vec::new();
+            for link in proven {
+                let now = self.clock.now();
+                let ready = {
+                    let chain = lock(&self.chain);
+                    let c = link.commitment();
+                    c.parent.is_none_or(|p| chain.contains(&p))
+                        && c.uncles.iter().all(|u| chain.contains(u))
+                };
+                if !ready {
+                    waiting.push(link);
+                    continue;
+                }
+                let result = lock(&self.chain).insert(link, Origin::LOCAL, now);
+                if let Ok(Insertion::Added(added)) = result {
+                    restored += added.valid.len();
+                    self.after(added, false);
+                }
+            }
+            proven = waiting;
+            if proven.is_empty() || proven.len() == before {
+                break;
+            }
+        }
+        restored
+    }
+
+    /// Joins a link to the chain and does what follows: the verdict to
+    /// gossip, publication of an own link, blocks, fetches of ancestors.
+    fn handle(self: &Arc<Self>, link: ProvenLink, origin: Origin, ticket: Option<Ticket>) {
+        let id = link.id();
+        let raw = (origin == Origin::LOCAL).then(|| link.link().clone());
+        let now = self.clock.now();
+        let result = lock(&self.chain).insert(link, origin, now);
+        let acceptance = match &result {
+            Ok(Insertion::Added(_)) => Acceptance::Accept,
+            Err(InsertError::Invalid(_)) => Acceptance::Reject,
+            _ => Acceptance::Ignore,
+        };
+        if let Some(ticket) = ticket {
+            let gossip = self.gossip.clone();
+            tokio::spawn(async move { gossip.report(ticket, acceptance).await });
+        }
+        match result {
+            Ok(Insertion::Added(added)) => {
+                if let Some(link) = raw.filter(|_| added.valid.contains(&id)) {
+                    let (gossip, pool) = (self.gossip.clone(), self.pool);
+                    tokio::spawn(async move {
+                        if let Err(e) = gossip.publish(pool, &link).await {
+                            debug!(error = %e, "link not pushed (no member yet)");
+                        }
+                    });
+                }
+                self.after(added, true);
+            }
+            Ok(Insertion::Pending(reason)) => debug!(?reason, "link held"),
+            Ok(Insertion::Known) => {}
+            Err(InsertError::Invalid(e)) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                debug!(error = %e, "link refused");
+            }
+            Err(InsertError::NotHeld(e)) => debug!(error = %e, "link not held"),
+            Err(e) => debug!(error = %e, "link not taken"),
+        }
+    }
+
+    /// What follows links joining: counters, saving, blocks submitted and
+    /// settled, the job position.
+    fn after(self: &Arc<Self>, added: Added, save: bool) {
+        let mut queue = vec![added];
+        while let Some(added) = queue.pop() {
+            self.verified
+                .fetch_add(added.valid.len() as u64, Ordering::Relaxed);
+            if save {
+                self.save(&added.valid);
+            }
+            for block in &added.blocks {
+                if let Some(more) = self.submit_block(block) {
+                    queue.push(more);
+                }
+                lock(&self.unsettled).push(*block);
+            }
+            if added.new_tip.is_some() {
+                self.position.send_replace(lock(&self.chain).job());
+            }
+        }
+        self.settle_ready();
+    }
+
+    /// Every node submits every block link it holds (a finder that crashed
+    /// cannot sink its block); a block the work source now knows is a
+    /// header links may build on.
+    fn submit_block(&self, block: &LinkId) -> Option<Added> {
+        let header = *lock(&self.chain).get(block)?.header();
+        self.work.block_found(&header);
+        let height = self.work.next_height(block.as_bytes())?;
+        Some(lock(&self.chain).add_block(*block.as_bytes(), height, self.clock.now()))
+    }
+
+    /// Settles blocks whose window is known.
+    fn settle_ready(&self) {
+        let waiting = std::mem::take(&mut *lock(&self.unsettled));
+        let mut still = Vec::new();
+        for block in waiting {
+            let chain = lock(&self.chain);
+            let Some(link) = chain.get(&block) else {
+                continue;
+            };
+            let settled = chain.settle(block, self.reward);
+            let window_links = link
+                .parent()
+                .and_then(|p| chain.window(p))
+                .map_or(0, |w| w.links);
+            match settled {
+                Some(settlement) => {
+                    let entry = ChainBlock {
+                        height: link.block_height(),
+                        link: block,
+                        finder: link.payout().clone(),
+                        window_links,
+                        settlement,
+                    };
+                    drop(chain);
+                    lock(&self.settled).insert((entry.height, block), entry);
+                }
+                None => still.push(block),
+            }
+        }
+        lock(&self.unsettled).extend(still);
+    }
+
+    fn save(&self, ids: &[LinkId]) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        let links: Vec<Link> = {
+            let chain = lock(&self.chain);
+            ids.iter()
+                .filter_map(|id| chain.get(id).map(|l| l.link().clone()))
+                .collect()
+        };
+        if links.is_empty() {
+            return;
+        }
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.save(&links) {
+                warn!(error = %e, "links not saved");
+            }
+        });
+    }
+
+    /// A link a peer pushed.
+    fn incoming(self: &Arc<Self>, incoming: IncomingLink, backfills: &mut Backfills) {
+        let IncomingLink {
+            link,
+            origin,
+            ticket,
+        } = incoming;
+        match link.prove(&self.pool, &self.params) {
+            Ok(proven) => {
+                self.handle(proven, origin, Some(ticket));
+                self.fetch_missing(origin, backfills);
+            }
+            Err(e) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                debug!(error = %e, "pushed link does not prove");
+                let gossip = self.gossip.clone();
+                tokio::spawn(async move { gossip.report(ticket, Acceptance::Reject).await });
+            }
+        }
+    }
+
+    /// Starts fetching what pending links wait for from `origin`.
+    fn fetch_missing(self: &Arc<Self>, origin: Origin, backfills: &mut Backfills) {
+        let wanted = lock(&self.chain).wanted();
+        for id in wanted {
+            if backfills.tasks.len() >= MAX_BACKFILLS || !backfills.in_flight.insert(id) {
+                continue;
+            }
+            let keeper = self.clone();
+            backfills.tasks.spawn(async move {
+                let links = keeper.backfill(origin, id).await;
+                (id, origin, links)
+            });
+        }
+    }
+
+    /// Fetches `id` and its ancestors from `origin` until one is known here
+    /// (or a genesis link, or the retention depth), oldest first.
+    async fn backfill(&self, origin: Origin, id: LinkId) -> Vec<Link> {
+        let limit = self.params.retained_links() as usize;
+        let mut out = Vec::new();
+        let mut next = Some(id);
+        while let Some(id) = next.take() {
+            if out.len() >= limit || lock(&self.chain).contains(&id) {
+                break;
+            }
+            let link = match self.gossip.fetch(origin, id).await {
+                Ok(Some(link)) if link.header.hash() == *id.as_bytes() => link,
+                Ok(Some(_)) => {
+                    debug!("a peer answered a fetch with another link");
+                    break;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(error = %e, "link fetch failed");
+                    break;
+                }
+            };
+            next = Commitment::from_coinbase(&link.coinbase)
+                .ok()
+                .and_then(|c| c.parent);
+            out.push(link);
+        }
+        out.reverse();
+        out
+    }
+
+    fn tick(self: &Arc<Self>, prune: bool) {
+        let now = self.clock.now();
+        let added = lock(&self.chain).tick(now);
+        self.after(added, true);
+        if prune {
+            lock(&self.chain).prune();
+            if let Some(store) = self.store.clone() {
+                let keep = now.saturating_sub(2 * u64::from(self.params.max_window_secs));
+                let before = u32::try_from(keep).unwrap_or(u32::MAX);
+                tokio::task::spawn_blocking(move || store.prune(before));
+            }
+        }
+    }
+
+    fn on_block_tip(self: &Arc<Self>, prev_hash: [u8; 32], height: u32) {
+        let added = lock(&self.chain).add_block(prev_hash, height, self.clock.now());
+        self.after(added, true);
+    }
+}
+
+/// Ancestor fetches in flight.
+#[derive(Default)]
+struct Backfills {
+    tasks: JoinSet<(LinkId, Origin, Vec<Link>)>,
+    in_flight: HashSet<LinkId>,
+}
+
+/// Drives a keeper: links pushed by peers, own links, block tips, the
+/// clock, and ancestor fetches, until `stop`.
+pub(super) async fn run(
+    keeper: Arc<LinkKeeper>,
+    mut inbox: mpsc::Receiver<IncomingLink>,
+    mut own: mpsc::Receiver<ProvenLink>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tips = keeper.work.tip();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks = 0u64;
+    let mut backfills = Backfills::default();
+    loop {
+        tokio::select! {
+            incoming = inbox.recv() => match incoming {
+                Some(incoming) => keeper.incoming(incoming, &mut backfills),
+                None => break,
+            },
+            Some(link) = own.recv() => keeper.own_link(link),
+            changed = tips.changed() => {
+                if changed.is_err() { break; }
+                let tip = *tips.borrow_and_update();
+                keeper.on_block_tip(tip.prev_hash, tip.height);
+            }
+            _ = tick.tick() => {
+                ticks += 1;
+                keeper.tick(ticks % 60 == 0);
+            }
+            Some(done) = backfills.tasks.join_next(), if !backfills.tasks.is_empty() => {
+                let Ok((id, origin, links)) = done else { continue };
+                backfills.in_flight.remove(&id);
+                for link in links {
+                    match link.prove(&keeper.pool, &keeper.params) {
+                        Ok(proven) => keeper.handle(proven, origin, None),
+                        Err(e) => {
+                            debug!(error = %e, "fetched link does not prove");
+                            break;
+                        }
+                    }
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
