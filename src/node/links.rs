@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chiral_pool_core::chain::{SyntheticChain, WorkSource};
+use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
 use chiral_pool_core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool_core::payout::Settlement;
 use chiral_pool_core::share::commitment::Commitment;
@@ -89,19 +89,25 @@ pub struct LinkKeeper {
 }
 
 impl LinkKeeper {
-    /// A keeper for `pool` under `params`, building on `work`'s blocks.
+    /// A keeper for `pool` under `params`, building on `work`'s blocks;
+    /// `history` holds the block tips seen before a restart, so saved
+    /// links on them are valid again.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         pool: PoolId,
         params: ChainParams,
         reward: u64,
         work: Arc<SyntheticChain>,
+        history: &[Tip],
         gossip: KadStore,
         store: Option<Arc<LinkStore>>,
         clock: SharedClock,
     ) -> Arc<Self> {
         let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default());
         let tip = *work.tip().borrow();
-        chain.add_block(tip.prev_hash, tip.height, clock.now());
+        for known in history.iter().chain([&tip]) {
+            chain.add_block(known.prev_hash, known.height, clock.now());
+        }
         let (position, _) = watch::channel(chain.job());
         Arc::new(LinkKeeper {
             pool,

@@ -217,6 +217,7 @@ impl PoolNode {
             ann.chain.clone(),
             self.config.reward,
             self.chain.clone(),
+            &self.history,
             self.store.clone(),
             store.clone(),
             self.config.clock.clone(),
