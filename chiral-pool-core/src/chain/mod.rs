@@ -153,7 +153,7 @@ impl WorkSource for SyntheticChain {
             }
         }
         // Longest branch wins; on equal height the tip seen first stays.
-        if height + 1 <= tip.height {
+        if height < tip.height {
             return false;
         }
         self.tip.send_replace(Tip {
