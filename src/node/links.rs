@@ -465,7 +465,7 @@ pub(super) async fn run(
             }
             _ = tick.tick() => {
                 ticks += 1;
-                keeper.tick(ticks % 60 == 0);
+                keeper.tick(ticks.is_multiple_of(60));
             }
             Some(done) = backfills.tasks.join_next(), if !backfills.tasks.is_empty() => {
                 let Ok((id, origin, links)) = done else { continue };
