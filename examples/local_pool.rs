@@ -1,9 +1,10 @@
 //! The main job: a local pool network in one process.
 //!
 //! Starts Kademlia nodes on loopback, announces a pool on one, discovers it
-//! from the others, serves CPU miners over Stratum, finds blocks on a
-//! synthetic chain and prints the PPLNS split every node computed for
-//! itself. Exits non-zero if anything in the pipeline failed.
+//! from the others, serves CPU miners over Stratum on two of them (one
+//! share chain), restarts a node mid-run, finds blocks on a synthetic chain
+//! and prints the PPLNS split every node computed for itself from the
+//! share chain. Exits non-zero if anything in the pipeline failed.
 //!
 //! `cargo run --release --example local_pool`
 
@@ -29,11 +30,14 @@ struct Args {
     #[arg(long, default_value_t = 60)]
     duration: u64,
     /// Network difficulty of the synthetic chain.
-    #[arg(long, default_value_t = 1.0 / 256.0)]
+    #[arg(long, default_value_t = 1.0 / 128.0)]
     block_difficulty: f64,
     /// Pool fee in basis points.
     #[arg(long, default_value_t = 100)]
     fee_bps: u16,
+    /// Do not restart a node during the run.
+    #[arg(long)]
+    no_restart: bool,
 }
 
 fn atoms(a: u64) -> String {
@@ -55,6 +59,7 @@ async fn main() -> ExitCode {
         duration: Duration::from_secs(args.duration),
         block_difficulty: args.block_difficulty,
         fee_bps: args.fee_bps,
+        restart: !args.no_restart,
         ..LocalPoolConfig::default()
     };
     println!(
@@ -62,10 +67,14 @@ async fn main() -> ExitCode {
         config.nodes, config.miners, config.blocks, args.duration
     );
     let report = match run_local_pool(config, |p| {
+        if let Some(node) = p.restarted {
+            println!("[{:>3}s] node {node} stopped and started again on its data directory", p.elapsed_secs);
+        }
         println!(
-            "[{:>3}s] shares accepted {:>5}  blocks found {:>2}  settled on every node {:>2}  {:>6.2} MH/s",
+            "[{:>3}s] shares accepted {:>5}  chain height {:>4}  blocks found {:>2}  settled on every node {:>2}  {:>6.2} MH/s",
             p.elapsed_secs,
             p.accepted,
+            p.chain_height,
             p.blocks_found,
             p.settled_min,
             p.hashrate as f64 / 1e6

@@ -29,7 +29,8 @@ pub struct LocalPoolConfig {
     pub blocks: usize,
     /// Stop after this long in any case. Default: 60 s.
     pub duration: Duration,
-    /// Network difficulty of the synthetic chain. Default: 1/256.
+    /// Network difficulty of the synthetic chain. Default: 1/128 (a few
+    /// seconds per block for three CPU miners, several links per block).
     pub block_difficulty: f64,
     /// First share difficulty. Default: 1/65536.
     pub share_difficulty: f64,
@@ -38,6 +39,10 @@ pub struct LocalPoolConfig {
     /// Seconds between share chain links. Default: 2 (a short demo sees
     /// many links per block).
     pub link_spacing_secs: u32,
+    /// Stop the last node once every node settled a block, and start it
+    /// again on its data directory (it must catch up and agree). Default:
+    /// true.
+    pub restart: bool,
 }
 
 impl Default for LocalPoolConfig {
@@ -47,10 +52,11 @@ impl Default for LocalPoolConfig {
             miners: 3,
             blocks: 3,
             duration: Duration::from_secs(60),
-            block_difficulty: 1.0 / 256.0,
+            block_difficulty: 1.0 / 128.0,
             share_difficulty: 1.0 / 65_536.0,
             fee_bps: 100,
             link_spacing_secs: 2,
+            restart: true,
         }
     }
 }
@@ -106,6 +112,10 @@ pub struct Progress {
     pub blocks_found: u64,
     /// Fewest blocks settled by any node.
     pub settled_min: usize,
+    /// Height of node 0's share chain.
+    pub chain_height: u64,
+    /// A node was restarted at this tick.
+    pub restarted: Option<usize>,
     /// Hashes per second of all miners.
     pub hashrate: u64,
 }
@@ -143,9 +153,24 @@ pub async fn run_local_pool(
     let owner = PoolNode::start(first).await?;
     let boot = owner.store.dial_addresses();
     let mut nodes = vec![owner.clone()];
-    for _ in 1..config.nodes.max(2) {
+    let count = config.nodes.max(2);
+    // The node restarted mid-run keeps its state in a directory of its own.
+    let state_dir = std::env::temp_dir().join(format!(
+        "chiral-demo-{}",
+        &Keypair::generate().public().to_hex()[..16]
+    ));
+    let mut restart_config = None;
+    for i in 1..count {
         let mut c = base(Keypair::generate());
         c.bootstrap = boot.clone();
+        if i == 1 {
+            // A second member serves miners too, on the same share chain.
+            c.stratum = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+        }
+        if i == count - 1 && config.restart && count > 2 {
+            c.data_dir = Some(state_dir.clone());
+            restart_config = Some(c.clone());
+        }
         nodes.push(PoolNode::start(c).await?);
     }
     let want = nodes.len() - 1;
@@ -159,6 +184,7 @@ pub async fn run_local_pool(
         .ok_or_else(|| NodeError::Stratum(std::io::Error::other("no pool")))?;
     // Every other node discovers the pool through the DHT directory and follows it.
     let mut discovered: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    let mut announcement = None;
     for (i, n) in nodes.iter().enumerate() {
         let pools = n.manager.discover_pools().await.unwrap_or_default();
         discovered.insert(
@@ -168,24 +194,29 @@ pub async fn run_local_pool(
         match pools.iter().find(|p| p.announcement.id == pool) {
             Some(p) => {
                 n.follow(&p.announcement).await?;
+                announcement.get_or_insert_with(|| p.announcement.clone());
             }
             None => problems.push(format!("node {i} did not discover the pool")),
         }
     }
 
-    let (addr, server_stats) = owner
-        .stratum()
-        .ok_or_else(|| NodeError::Stratum(std::io::Error::other("no stratum server")))?;
+    // Miners alternate between the two serving nodes.
+    let servers: Vec<_> = nodes.iter().filter_map(|n| n.stratum()).collect();
     let stop = crate::node::stop_flag();
     let mut miners = Vec::new();
     let mut miner_stats = Vec::new();
     for m in 0..config.miners.max(1) {
         let stats = Arc::new(MinerStats::default());
         miner_stats.push(stats.clone());
+        let (addr, _) = &servers[m % servers.len()];
         let mut c = ClientConfig::new(addr.to_string(), format!("miner{}.cpu", m + 1));
         c.suggest_difficulty = Some(config.share_difficulty);
         miners.push(tokio::spawn(run_cpu_miner(c, stats, stop.clone())));
     }
+    let server_stats: Vec<_> = servers.iter().map(|(_, s)| s.clone()).collect();
+    let total = |f: fn(&chiral_stratum::server::ServerStats) -> u64| -> u64 {
+        server_stats.iter().map(|s| f(s)).sum()
+    };
 
     let started = Instant::now();
     let mut last_hashes = 0u64;
@@ -193,6 +224,17 @@ pub async fn run_local_pool(
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let settled_min = nodes.iter().map(|n| n.blocks().len()).min().unwrap_or(0);
+        let mut restarted = None;
+        if let (Some(c), Some(ann), true) = (&restart_config, &announcement, settled_min >= 1) {
+            // Stop the last node and start it again on its data directory.
+            let last = nodes.len() - 1;
+            nodes[last].shutdown().await;
+            let again = PoolNode::start(c.clone()).await?;
+            again.follow(ann).await?;
+            nodes[last] = again;
+            restart_config = None;
+            restarted = Some(last);
+        }
         let hashes: u64 = miner_stats
             .iter()
             .map(|s| s.hashes.load(Ordering::Relaxed))
@@ -203,9 +245,11 @@ pub async fn run_local_pool(
         last_at = Instant::now();
         on_progress(&Progress {
             elapsed_secs: started.elapsed().as_secs(),
-            accepted: server_stats.accepted.load(Ordering::Relaxed),
-            blocks_found: server_stats.blocks.load(Ordering::Relaxed),
+            accepted: total(|s| s.accepted.load(Ordering::Relaxed)),
+            blocks_found: total(|s| s.blocks.load(Ordering::Relaxed)),
             settled_min,
+            chain_height: owner.chain_status().height.unwrap_or(0),
+            restarted,
             hashrate: rate,
         });
         if settled_min >= config.blocks || started.elapsed() >= config.duration {
@@ -236,15 +280,16 @@ pub async fn run_local_pool(
     check(&views, config.blocks, &mut problems);
     let report = LocalPoolReport {
         pool,
-        shares_accepted: server_stats.accepted.load(Ordering::Relaxed),
-        shares_rejected: server_stats.rejected_total(),
-        blocks_found: server_stats.blocks.load(Ordering::Relaxed),
+        shares_accepted: total(|s| s.accepted.load(Ordering::Relaxed)),
+        shares_rejected: total(|s| s.rejected_total()),
+        blocks_found: total(|s| s.blocks.load(Ordering::Relaxed)),
         nodes: views,
         problems,
     };
     for n in &nodes {
         n.shutdown().await;
     }
+    let _ = std::fs::remove_dir_all(&state_dir);
     Ok(report)
 }
 
