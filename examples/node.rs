@@ -175,7 +175,7 @@ async fn status_line(node: &PoolNode) -> String {
         .map(|t| t.to_hex()[..16].to_owned())
         .unwrap_or_else(|| "none".into());
     let mut line = format!(
-        "peers {}  pools known {}  chain height {}  tip {}  links {} (pending {}, uncles {})  links verified {}  refused {}  blocks settled {}  shares in view {}",
+        "peers {}  pools known {}  chain height {}  tip {}  links {} (pending {}, uncles {})  links verified {}  refused {}  blocks settled {}  shares verified {}",
         node.store.peer_count(),
         pools,
         chain.height.map_or_else(|| "-".into(), |h| h.to_string()),
