@@ -132,7 +132,11 @@ pub async fn run_local_pool(
     let bits = Target::from_difficulty(config.block_difficulty)
         .map_err(|e| invalid("block_difficulty", &e))?
         .to_compact_lossy();
-    let chain = Arc::new(SyntheticChain::new(bits).map_err(|e| invalid("block_difficulty", &e))?);
+    let chain = Arc::new(
+        SyntheticChain::new(bits)
+            .map_err(|e| invalid("block_difficulty", &e))?
+            .with_reward(crate::node::DEFAULT_REWARD),
+    );
     let fee = FeeBps::new(config.fee_bps).map_err(|e| invalid("fee_bps", &e))?;
     let base = |keypair: Keypair| NodeConfig {
         chain: Some(chain.clone()),

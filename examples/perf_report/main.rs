@@ -17,6 +17,7 @@ mod dht;
 mod journal;
 mod payout;
 mod records;
+mod sharechain;
 mod shares;
 mod stratum;
 
@@ -24,6 +25,7 @@ use dht::dht_figures;
 use journal::journal_figures;
 use payout::payout_figures;
 use records::record_figures;
+use sharechain::{gossip_figures, sharechain_figures};
 use shares::share_figures;
 use stratum::{load_client, stratum_figures};
 
@@ -33,7 +35,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only these sections (comma separated: share, payout, record,
-    /// stratum, dht, journal).
+    /// stratum, dht, journal, sharechain, gossip).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Internal: run as the Stratum load client against this address.
@@ -121,6 +123,14 @@ fn main() {
     if wants("journal") {
         eprintln!("measuring the share journal at start-up...");
         journal_figures(&mut figs, args.quick);
+    }
+    if wants("sharechain") {
+        eprintln!("measuring the share chain...");
+        sharechain_figures(&mut figs, args.quick);
+    }
+    if wants("gossip") {
+        eprintln!("measuring link gossip on 20 nodes...");
+        runtime.block_on(gossip_figures(&mut figs, args.quick));
     }
     if wants("dht") {
         eprintln!("measuring the 50-node DHT...");

@@ -23,6 +23,9 @@ use super::journal::JournalError;
 /// replies wait (backpressure), they are never dropped.
 pub const DEFAULT_PUBLISH_QUEUE: usize = 65_536;
 
+/// The block reward of a fresh synthetic chain, atoms (50 coins of 10^8).
+pub const DEFAULT_REWARD: u64 = 5_000_000_000;
+
 /// What a pool node announces.
 #[derive(Debug, Clone)]
 pub struct PoolSpec {
@@ -86,7 +89,9 @@ pub struct NodeConfig {
     pub share_difficulty: f64,
     /// Vardiff's wanted seconds between shares. Default: 2.
     pub share_interval_secs: f64,
-    /// Block reward, atoms. Default: 5,000,000,000.
+    /// Block reward of a fresh synthetic chain, atoms (each block's
+    /// coinbase pays it; the share chain splits what a block's coinbase
+    /// holds). Default: 5,000,000,000.
     pub reward: u64,
     /// Width of share slots (batch publication granularity). Default: 5 s.
     pub share_slot: Duration,
@@ -122,7 +127,7 @@ impl NodeConfig {
             chain_bits: CompactTarget::from_consensus(0x1f00_ffff),
             share_difficulty: 1.0 / 65_536.0,
             share_interval_secs: 2.0,
-            reward: 5_000_000_000,
+            reward: DEFAULT_REWARD,
             share_slot: Duration::from_secs(5),
             lookback: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),

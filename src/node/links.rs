@@ -22,8 +22,8 @@ use chiral_pool_core::payout::Settlement;
 use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip, Ticket};
 use chiral_pool_core::sharechain::{
-    Added, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, PendingLimits,
-    ProvenLink, ShareChain,
+    Added, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, ParamsError,
+    PendingLimits, ProvenLink, ShareChain,
 };
 use chiral_pool_core::store::SharedClock;
 use chiral_pool_dht::KadStore;
@@ -36,6 +36,9 @@ use super::lock;
 
 /// Ancestor fetches in flight at once.
 const MAX_BACKFILLS: usize = 8;
+/// Held links remembered for pushing once they join (own links, and
+/// peers' links not forwarded while they waited).
+const MAX_HELD_TO_PUSH: usize = 1_024;
 
 /// A block found by a link, and how its reward is split.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,9 +86,15 @@ pub struct LinkKeeper {
     work: Arc<SyntheticChain>,
     gossip: KadStore,
     store: Option<Arc<LinkStore>>,
+    /// The link store's writer thread and its queue, closed and joined at
+    /// shutdown so nothing saved is lost and the database is released.
+    writer: Mutex<Option<StoreWriter>>,
     clock: SharedClock,
     verified: AtomicU64,
     rejected: AtomicU64,
+    /// Links that were held when they came: pushed to the pool's members
+    /// once they join (gossipsub forwarded none of them).
+    held_to_push: Mutex<HashSet<LinkId>>,
 }
 
 impl LinkKeeper {
@@ -102,14 +111,15 @@ impl LinkKeeper {
         gossip: KadStore,
         store: Option<Arc<LinkStore>>,
         clock: SharedClock,
-    ) -> Arc<Self> {
-        let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default());
+    ) -> Result<Arc<Self>, ParamsError> {
+        let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default())?;
         let tip = *work.tip().borrow();
         for known in history.iter().chain([&tip]) {
             chain.add_block(known.prev_hash, known.height, clock.now());
         }
         let (position, _) = watch::channel(chain.job());
-        Arc::new(LinkKeeper {
+        let writer = store.clone().map(StoreWriter::spawn);
+        Ok(Arc::new(LinkKeeper {
             pool,
             params,
             reward,
@@ -120,10 +130,12 @@ impl LinkKeeper {
             work,
             gossip,
             store,
+            writer: Mutex::new(writer),
             clock,
             verified: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
-        })
+            held_to_push: Mutex::default(),
+        }))
     }
 
     /// The pool.
@@ -141,9 +153,14 @@ impl LinkKeeper {
         self.position.subscribe()
     }
 
-    /// Blocks settled so far, by height.
+    /// Blocks settled so far, by height: those on the block chain's best
+    /// branch (a block the chain orphaned pays nobody).
     pub fn blocks(&self) -> Vec<ChainBlock> {
-        lock(&self.settled).values().cloned().collect()
+        lock(&self.settled)
+            .values()
+            .filter(|b| self.work.is_on_best_chain(b.link.as_bytes()))
+            .cloned()
+            .collect()
     }
 
     /// A valid link this node holds (what it answers a peer's fetch with).
@@ -249,7 +266,13 @@ impl LinkKeeper {
                 }
                 self.after(added, true);
             }
-            Ok(Insertion::Pending(reason)) => debug!(?reason, "link held"),
+            Ok(Insertion::Pending(reason)) => {
+                debug!(?reason, "link held");
+                let mut held = lock(&self.held_to_push);
+                if held.len() < MAX_HELD_TO_PUSH {
+                    held.insert(id);
+                }
+            }
             Ok(Insertion::Known) => {}
             Err(InsertError::Invalid(e)) => {
                 self.rejected.fetch_add(1, Ordering::Relaxed);
@@ -270,6 +293,7 @@ impl LinkKeeper {
             if save {
                 self.save(&added.valid);
             }
+            self.push_held(&added.valid);
             for block in &added.blocks {
                 if let Some(more) = self.submit_block(block) {
                     queue.push(more);
@@ -281,6 +305,23 @@ impl LinkKeeper {
             }
         }
         self.settle_ready();
+    }
+
+    /// Pushes the links among `valid` that were held when they came.
+    fn push_held(&self, valid: &[LinkId]) {
+        let ready: Vec<LinkId> = {
+            let mut held = lock(&self.held_to_push);
+            valid.iter().filter(|id| held.remove(id)).copied().collect()
+        };
+        for id in ready {
+            let Some(link) = self.link(&id) else { continue };
+            let (gossip, pool) = (self.gossip.clone(), self.pool);
+            tokio::spawn(async move {
+                if let Err(e) = gossip.publish(pool, &link).await {
+                    debug!(error = %e, "held link not pushed");
+                }
+            });
+        }
     }
 
     /// Every node submits every block link it holds (a finder that crashed
@@ -302,7 +343,9 @@ impl LinkKeeper {
             let Some(link) = chain.get(&block) else {
                 continue;
             };
-            let settled = chain.settle(block, self.reward);
+            // The block pays what its own coinbase holds: every node reads
+            // the same number from the link.
+            let settled = chain.settle(block, link.coinbase_value());
             let window_links = link
                 .parent()
                 .and_then(|p| chain.window(p))
@@ -326,23 +369,34 @@ impl LinkKeeper {
     }
 
     fn save(&self, ids: &[LinkId]) {
-        let Some(store) = self.store.clone() else {
+        if self.store.is_none() || ids.is_empty() {
             return;
-        };
+        }
         let links: Vec<Link> = {
             let chain = lock(&self.chain);
             ids.iter()
                 .filter_map(|id| chain.get(id).map(|l| l.link().clone()))
                 .collect()
         };
-        if links.is_empty() {
-            return;
-        }
-        tokio::task::spawn_blocking(move || {
-            if let Err(e) = store.save(&links) {
-                warn!(error = %e, "links not saved");
+        self.store_job(StoreJob::Save(links));
+    }
+
+    fn store_job(&self, job: StoreJob) {
+        if let Some(writer) = lock(&self.writer).as_ref() {
+            if writer.queue.try_send(job).is_err() {
+                warn!("the link store's queue is full; links not saved");
             }
-        });
+        }
+    }
+
+    /// Closes the link store's writer and waits until it has written what
+    /// it was given (off the runtime's threads).
+    pub(super) async fn close_store(&self) {
+        let writer = lock(&self.writer).take();
+        if let Some(StoreWriter { queue, thread }) = writer {
+            drop(queue);
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
     }
 
     /// A link a peer pushed.
@@ -418,17 +472,49 @@ impl LinkKeeper {
         self.after(added, true);
         if prune {
             lock(&self.chain).prune();
-            if let Some(store) = self.store.clone() {
-                let keep = now.saturating_sub(2 * u64::from(self.params.max_window_secs));
-                let before = u32::try_from(keep).unwrap_or(u32::MAX);
-                tokio::task::spawn_blocking(move || store.prune(before));
-            }
+            // Held links that never joined are not pushed any more.
+            lock(&self.held_to_push).clear();
+            let keep = now.saturating_sub(2 * u64::from(self.params.max_window_secs));
+            self.store_job(StoreJob::Prune(u32::try_from(keep).unwrap_or(u32::MAX)));
         }
     }
 
     fn on_block_tip(self: &Arc<Self>, prev_hash: [u8; 32], height: u32) {
         let added = lock(&self.chain).add_block(prev_hash, height, self.clock.now());
         self.after(added, true);
+    }
+}
+
+/// What the link store's writer thread does.
+enum StoreJob {
+    Save(Vec<Link>),
+    Prune(u32),
+}
+
+/// The link store's writer: one thread, a bounded queue.
+struct StoreWriter {
+    queue: std::sync::mpsc::SyncSender<StoreJob>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Jobs that may wait for the link store's writer.
+const STORE_QUEUE: usize = 4_096;
+
+impl StoreWriter {
+    fn spawn(store: Arc<LinkStore>) -> Self {
+        let (queue, jobs) = std::sync::mpsc::sync_channel(STORE_QUEUE);
+        let thread = std::thread::spawn(move || {
+            for job in jobs {
+                let result = match job {
+                    StoreJob::Save(links) => store.save(&links),
+                    StoreJob::Prune(before) => store.prune(before).map(|_| ()),
+                };
+                if let Err(e) = result {
+                    warn!(error = %e, "link store write failed");
+                }
+            }
+        });
+        StoreWriter { queue, thread }
     }
 }
 

@@ -20,7 +20,7 @@ mod start;
 mod tasks;
 mod tips;
 
-pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE};
+pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE, DEFAULT_REWARD};
 pub use journal::{GroupCommit, JournalEntry, JournalError, JournalWriter, ShareJournal};
 pub use link_store::LinkStore;
 pub use links::{ChainBlock, ChainStatus, LinkKeeper};
@@ -252,8 +252,11 @@ impl PoolNode {
             }
         }
         lock(&self.journal).take();
+        let keeper = lock(&self.links).take();
+        if let Some(keeper) = keeper {
+            keeper.close_store().await;
+        }
         lock(&self.link_store).take();
-        lock(&self.links).take();
         lock(&self.own_links).take();
         self.store.shutdown().await;
     }

@@ -221,7 +221,11 @@ impl PoolNode {
             self.store.clone(),
             store.clone(),
             self.config.clock.clone(),
-        );
+        )
+        .map_err(|e| NodeError::Config {
+            field: "pool",
+            reason: e.to_string(),
+        })?;
         if let Some(store) = store {
             let since = self
                 .config
@@ -324,10 +328,12 @@ fn fresh_chain(config: &NodeConfig, last: Option<&Tip>) -> Result<SyntheticChain
         Some(t) if t.bits == config.chain_bits => SyntheticChain::resume(*t),
         _ => SyntheticChain::new(config.chain_bits),
     };
-    chain.map_err(|e| NodeError::Config {
-        field: "chain_bits",
-        reason: e.to_string(),
-    })
+    chain
+        .map(|c| c.with_reward(config.reward))
+        .map_err(|e| NodeError::Config {
+            field: "chain_bits",
+            reason: e.to_string(),
+        })
 }
 
 /// The Stratum server's settings from the node's.

@@ -42,6 +42,20 @@ impl WorkTemplate {
         height: u32,
         extranonce_len: usize,
     ) -> Self {
+        Self::synthetic_paying(commitment, 0, prev_hash, bits, time, height, extranonce_len)
+    }
+
+    /// [`WorkTemplate::synthetic`] whose first output holds `reward` atoms
+    /// (the block's value, which the share chain splits).
+    pub fn synthetic_paying(
+        commitment: &Commitment,
+        reward: u64,
+        prev_hash: Hash256,
+        bits: CompactTarget,
+        time: u32,
+        height: u32,
+        extranonce_len: usize,
+    ) -> Self {
         let mut coinb1 = Vec::with_capacity(64);
         coinb1.extend_from_slice(&1u32.to_le_bytes()); // tx version
         coinb1.push(1); // one input
@@ -57,7 +71,7 @@ impl WorkTemplate {
         let mut coinb2 = Vec::with_capacity(64 + commitment.len());
         coinb2.extend_from_slice(&u32::MAX.to_le_bytes()); // sequence
         coinb2.push(2); // two outputs
-        coinb2.extend_from_slice(&0u64.to_le_bytes()); // value: the synthetic chain has no UTXOs
+        coinb2.extend_from_slice(&reward.to_le_bytes());
         coinb2.push(1);
         coinb2.push(0x51); // OP_TRUE
         coinb2.extend_from_slice(&0u64.to_le_bytes());

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use super::link::{LinkError, ProvenLink};
-use super::params::ChainParams;
+use super::params::{ChainParams, ParamsError};
 use super::pending::{NotHeld, Origin, Pending, PendingLimits, PendingLinks};
 use super::retarget::next_bits;
 use super::window::{walk, TipWindow, Window, WindowEnd};
@@ -95,6 +95,8 @@ pub struct JobPosition {
 enum Verdict {
     Valid(Box<Entry>),
     Wait(Pending),
+    /// Its ancestors below what this node keeps: not judged here.
+    Deep,
 }
 
 /// One node's view of a pool's share chain.
@@ -125,10 +127,15 @@ pub struct ShareChain {
 }
 
 impl ShareChain {
-    /// An empty chain for `pool` under `params` (checked by the caller
-    /// with [`ChainParams::check`]).
-    pub fn new(pool: PoolId, params: ChainParams, limits: PendingLimits) -> Self {
-        ShareChain {
+    /// An empty chain for `pool` under `params`; parameters out of range
+    /// are an error naming the field.
+    pub fn new(
+        pool: PoolId,
+        params: ChainParams,
+        limits: PendingLimits,
+    ) -> Result<Self, ParamsError> {
+        params.check()?;
+        Ok(ShareChain {
             pool,
             params,
             links: HashMap::new(),
@@ -140,7 +147,7 @@ impl ShareChain {
             pending: PendingLinks::new(limits),
             invalid: HashSet::new(),
             invalid_order: VecDeque::new(),
-        }
+        })
     }
 
     /// The pool.
@@ -272,6 +279,7 @@ impl ShareChain {
                 self.pending.hold(link, origin, reason)?;
                 Ok(Insertion::Pending(reason))
             }
+            Ok(Verdict::Deep) => Err(NotHeld::Deep.into()),
             Ok(Verdict::Valid(entry)) => {
                 let mut added = Added::default();
                 self.accept(*entry, &mut added);
@@ -441,6 +449,7 @@ impl ShareChain {
                 // fetched again).
                 let _ = self.pending.hold(link, origin, reason);
             }
+            Ok(Verdict::Deep) => {}
             Err(e) => {
                 self.remember_invalid(id);
                 added.invalid.push((id, e));

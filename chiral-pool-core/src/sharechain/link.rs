@@ -209,11 +209,17 @@ impl Link {
         }
         let network_target =
             Target::from_compact(self.header.bits()).map_err(|_| LinkError::BadNetworkBits)?;
-        let block_height = ParsedCoinbase::parse(&self.coinbase)
-            .map_err(CommitmentError::from)?
+        let parsed = ParsedCoinbase::parse(&self.coinbase).map_err(CommitmentError::from)?;
+        let block_height = parsed
             .bip34_height(&self.coinbase)
             .ok_or(LinkError::NoBlockHeight)?;
+        let value = parsed
+            .outputs()
+            .iter()
+            .try_fold(0u64, |sum, o| sum.checked_add(o.value))
+            .ok_or(LinkError::Malformed("coinbase outputs overflow"))?;
         Ok(ProvenLink {
+            value,
             id: LinkId::from_bytes(id),
             is_block: network_target.is_met_by(&id),
             network_target,
@@ -231,6 +237,7 @@ impl Link {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProvenLink {
     id: LinkId,
+    value: u64,
     is_block: bool,
     network_target: Target,
     chain_target: Target,
@@ -278,6 +285,12 @@ impl ProvenLink {
     /// The block height its coinbase carries (BIP 34).
     pub fn block_height(&self) -> u32 {
         self.block_height
+    }
+
+    /// The total of its coinbase's outputs, atoms: what the block pays if
+    /// the link is one.
+    pub fn coinbase_value(&self) -> u64 {
+        self.value
     }
 
     /// Whether the header also meets the network target: a block.

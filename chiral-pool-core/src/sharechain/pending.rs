@@ -52,6 +52,10 @@ pub enum NotHeld {
     /// it could only start a chain from nothing.
     #[error("genesis link on a grown chain")]
     LateGenesis,
+    /// It builds on a fork deeper than the ancestors this node keeps, so
+    /// the rules cannot be applied here (not a fault of the link).
+    #[error("link's fork is deeper than this node keeps")]
+    Deep,
 }
 
 /// Bounds on pending links (local policy, not consensus).

@@ -48,7 +48,8 @@ pub struct LinkFixture {
 impl LinkFixture {
     pub fn new(params: ChainParams) -> Self {
         let pool = PoolId::from_bytes([9; 32]);
-        let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default());
+        let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default())
+            .expect("valid chain params");
         let block = genesis_block(HARD_BLOCKS);
         chain.add_block(block.prev_hash, block.height, u64::from(T0));
         LinkFixture {

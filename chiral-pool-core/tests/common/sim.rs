@@ -129,7 +129,8 @@ impl Sim {
         let nodes = (0..config.hashrate.len())
             .map(|i| {
                 let mut chain =
-                    ShareChain::new(pool, config.params.clone(), PendingLimits::default());
+                    ShareChain::new(pool, config.params.clone(), PendingLimits::default())
+                        .expect("valid chain params");
                 chain.add_block(genesis.prev_hash, genesis.height, u64::from(T0));
                 SimNode {
                     chain,

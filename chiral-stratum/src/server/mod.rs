@@ -39,7 +39,7 @@ pub(crate) struct Shared {
     pub stats: Arc<ServerStats>,
     /// Where jobs build on the pool's share chain (parent, uncles, chain
     /// target), read at each job.
-    pub position: watch::Receiver<JobPosition>,
+    pub position: Mutex<watch::Receiver<JobPosition>>,
     /// Verifies shares: a validator holding the current tips but no
     /// dedupe memory, replaced whole on each new tip, so the hashing of a
     /// submit runs outside every lock (a connection task preempted while
@@ -54,6 +54,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The share chain position jobs build on, and its changes.
+    pub fn positions(&self) -> watch::Receiver<JobPosition> {
+        self.position
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     pub fn now_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
@@ -165,7 +173,7 @@ impl StratumServer {
             sink,
             authorizer,
             stats: Arc::default(),
-            position: watch::channel(genesis_position()).1,
+            position: Mutex::new(watch::channel(genesis_position()).1),
             verifier: RwLock::new(Arc::new(ShareValidator::new(config.pool_id, validator))),
             dedupe: Mutex::new(ShareValidator::new(config.pool_id, validator)),
             started: Instant::now(),
@@ -185,11 +193,12 @@ impl StratumServer {
     /// Without it, every job mines a genesis link at the default chain
     /// parameters' floor: a server that follows no share chain.
     pub fn with_share_chain(self, position: watch::Receiver<JobPosition>) -> Self {
-        let mut shared = self.shared;
-        if let Some(s) = Arc::get_mut(&mut shared) {
-            s.position = position;
-        }
-        StratumServer { shared }
+        *self
+            .shared
+            .position
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = position;
+        self
     }
 
     /// The server's counters.

@@ -145,7 +145,7 @@ impl Session {
             self.sent_difficulty = Some(difficulty);
         }
         let en_len = self.extranonce1.len() + shared.config.extranonce2_size;
-        let position = shared.position.borrow().clone();
+        let position = shared.positions().borrow().clone();
         let commitment = Commitment {
             pool: shared.config.pool_id,
             payout: payout.clone(),
@@ -154,6 +154,8 @@ impl Session {
             uncles: position.uncles,
         };
         let mut template = shared.work.template(&commitment, en_len);
+        // A link must be later than the median time of its ancestors.
+        template.time = template.time.max(position.min_time);
         // Two jobs issued within one second would be identical, and a miner
         // that restarts its search per job would resubmit the same shares:
         // every job gets a later ntime than the one before.
@@ -195,7 +197,7 @@ impl Session {
         let mut framed = Framed::with_capacity(stream, line_codec(), READ_BUFFER);
         let mut tips = shared.work.tip();
         tips.borrow_and_update();
-        let mut positions = shared.position.clone();
+        let mut positions = shared.positions();
         positions.borrow_and_update();
         // The tip and stop waits live across submits: re-creating them for
         // every line would register and drop a waiter on channels that all

@@ -34,6 +34,11 @@ impl ShareChain {
                 None => return Ok(Verdict::Wait(Pending::MissingUncle(*id))),
             }
         }
+        if let Some(parent) = parent {
+            if !self.ancestry_known(parent) {
+                return Ok(Verdict::Deep);
+            }
+        }
         let prev_hash = link.header().prev_hash();
         let Some(&expected_height) = self.blocks.get(prev_hash) else {
             return Ok(Verdict::Wait(Pending::UnknownBlock(*prev_hash)));
@@ -93,6 +98,30 @@ impl ShareChain {
             return Err(NotHeld::LateGenesis);
         }
         Ok(())
+    }
+
+    /// Whether every ancestor the rules read below `parent` is held (or
+    /// the chain starts there): a link on a fork deeper than what this node
+    /// keeps cannot be judged here, which is not its fault.
+    pub(super) fn ancestry_known(&self, parent: &Entry) -> bool {
+        let needed = self
+            .params
+            .retarget_links
+            .max(self.params.median_time_links)
+            .max(self.params.uncle_depth) as usize;
+        let mut walked = 0;
+        let mut cursor = Some(parent);
+        while let Some(entry) = cursor {
+            walked += 1;
+            if walked >= needed {
+                return true;
+            }
+            match entry.link.parent() {
+                None => return true,
+                Some(p) => cursor = self.links.get(&p),
+            }
+        }
+        false
     }
 
     /// The median time a child of `parent` must exceed.

@@ -1,0 +1,301 @@
+//! Share chain figures: link verification against bare hashing, the cost
+//! of adding a link at a 2,160-link window and at 100x, memory for two
+//! windows, and link gossip on a 20-node network with the stale rate it
+//! implies.
+
+use std::hint::black_box;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chiral_bench_support::rss::rss_kib;
+use chiral_pool::core::ids::{LinkId, PayoutId, PoolId};
+use chiral_pool::core::pow::{sha256d, CompactTarget, Difficulty, Target};
+use chiral_pool::core::sharechain::gossip::LinkGossip;
+use chiral_pool::core::sharechain::testing::{mine_link, BlockRef};
+use chiral_pool::core::sharechain::{
+    ChainParams, JobPosition, Link, Origin, PendingLimits, ShareChain,
+};
+use chiral_pool::dht::{KadConfig, KadStore};
+
+use super::{median, paired, percentile, Figure};
+
+const POOL: PoolId = PoolId::from_bytes([8; 32]);
+const T0: u32 = 1_700_000_000;
+
+/// Rules whose floor is one hash per link, with a window of `links`.
+fn params(links: u32) -> ChainParams {
+    let mut p = ChainParams::new();
+    p.min_difficulty = Difficulty::from_raw(1);
+    p.max_window_links = links;
+    p.max_window_secs = u32::MAX / 4;
+    p
+}
+
+/// Network bits whose window (2x the network difficulty) is far beyond
+/// the depth cap: the cap decides the window.
+fn block(bits_links: u128) -> BlockRef {
+    BlockRef {
+        prev_hash: [0; 32],
+        bits: Target::from_fixed_difficulty(Difficulty::from_raw(bits_links)).to_compact_lossy(),
+        height: 1,
+    }
+}
+
+/// A chain of `n` links 10 s apart on one block, four miners.
+fn chain_of(n: usize, params: &ChainParams, block: BlockRef) -> ShareChain {
+    let mut chain = ShareChain::new(POOL, params.clone(), PendingLimits::default())
+        .expect("valid chain params");
+    chain.add_block(block.prev_hash, block.height, u64::from(T0));
+    let miners: Vec<PayoutId> = (0..4)
+        .map(|i| PayoutId::new(format!("m{i}")).expect("valid"))
+        .collect();
+    for i in 0..n {
+        let link = mine_link(
+            POOL,
+            &chain.job(),
+            &miners[i % 4],
+            block,
+            T0 + 10 * i as u32,
+            i as u64,
+        );
+        let proven = link.prove(&POOL, params).expect("proves");
+        chain
+            .insert(proven, Origin::LOCAL, u64::MAX / 2)
+            .expect("valid");
+    }
+    chain
+}
+
+/// Seconds per link to extend `chain` by `extra` links and read the best
+/// tip's window after each.
+fn extend_time(chain: &mut ShareChain, params: &ChainParams, block: BlockRef, extra: usize) -> f64 {
+    let start_height = chain.height().unwrap_or(0) as u32;
+    let payout = PayoutId::new("new").expect("valid");
+    // Links commit to their parent, so each is mined on the tip just
+    // before it joins; only the insert and the window read are timed.
+    let mut spent = Duration::ZERO;
+    for i in 0..extra {
+        let time = T0 + 10 * (start_height + 1 + i as u32);
+        let link = mine_link(POOL, &chain.job(), &payout, block, time, 1 << 40 | i as u64);
+        let proven = link.prove(&POOL, params).expect("proves");
+        let t = Instant::now();
+        chain
+            .insert(proven, Origin::LOCAL, u64::MAX / 2)
+            .expect("valid");
+        let tip = chain.tip().expect("tip");
+        black_box(chain.window(tip));
+        spent += t.elapsed();
+    }
+    spent.as_secs_f64() / extra as f64
+}
+
+pub fn sharechain_figures(figs: &mut Vec<Figure>, quick: bool) {
+    // Link verification against bare hashing of its proof.
+    let p = params(2_160);
+    let b = block(1 << 40);
+    let position = JobPosition {
+        parent: None,
+        uncles: Vec::new(),
+        chain_bits: p.floor_target().to_compact_lossy(),
+        min_time: 0,
+    };
+    let miner = PayoutId::new("perf").expect("valid");
+    let links: Vec<Link> = (0..512)
+        .map(|i| mine_link(POOL, &position, &miner, b, T0, i))
+        .collect();
+    let rounds = if quick { 5 } else { 15 };
+    let (bare, ours) = paired(
+        rounds,
+        links.len(),
+        || {
+            for l in &links {
+                black_box(sha256d(&l.coinbase));
+                black_box(sha256d(&l.header.to_bytes()));
+            }
+        },
+        || {
+            for l in &links {
+                black_box(l.clone().prove(&POOL, &p).expect("proves"));
+            }
+        },
+    );
+    figs.push(Figure {
+        name: "link_verification".into(),
+        value: ours,
+        unit: "links/s (1 core)",
+        baseline: Some(bare),
+        ratio: Some(ours / bare),
+        goal: "ratio >= 0.7".into(),
+        note: "baseline: bare sha256d of coinbase and header".into(),
+    });
+
+    // Adding a link and re-deriving the window: 2,160 links, and 100x.
+    let small = 2_160usize;
+    let big = if quick { 21_600 } else { 216_000 };
+    let extra = 500;
+    let (ps, pb) = (params(small as u32), params(big as u32));
+    let before = rss_kib();
+    let mut chain_small = chain_of(2 * small, &ps, b);
+    let two_windows_kib = rss_kib().saturating_sub(before);
+    let per_small = extend_time(&mut chain_small, &ps, b, extra);
+    drop(chain_small);
+    let mut chain_big = chain_of(big + 10, &pb, b);
+    let per_big = extend_time(&mut chain_big, &pb, b, extra);
+    drop(chain_big);
+    figs.push(Figure {
+        name: "link_insert_at_2160".into(),
+        value: per_small * 1e6,
+        unit: "us per link (insert + window)",
+        baseline: None,
+        ratio: None,
+        goal: "flat with window size".into(),
+        note: format!("{extra} links on a {small}-link window"),
+    });
+    figs.push(Figure {
+        name: "link_insert_at_100x".into(),
+        value: per_big * 1e6,
+        unit: "us per link (insert + window)",
+        baseline: Some(per_small * 1e6),
+        ratio: Some(per_big / per_small),
+        goal: "ratio ~1 (flat)".into(),
+        note: format!("{big}-link window"),
+    });
+    figs.push(Figure {
+        name: "two_windows_memory".into(),
+        value: two_windows_kib as f64 / 1024.0,
+        unit: "MiB RSS for 4,320 links",
+        baseline: None,
+        ratio: None,
+        goal: "a few MiB".into(),
+        note: format!(
+            "{:.2} KiB per link",
+            two_windows_kib as f64 / (2 * small) as f64
+        ),
+    });
+}
+
+/// Link gossip on a 20-node Kademlia network on loopback: the delay from a
+/// link's publication on one node to its arrival on every other, and the
+/// stale rate that delay implies at 10 s links for a node with a tenth of
+/// the hashrate: (1 - h) * (1 - exp(-D / T)).
+pub async fn gossip_figures(figs: &mut Vec<Figure>, quick: bool) {
+    let n = 20;
+    let mut nodes: Vec<KadStore> = Vec::new();
+    for _ in 0..n {
+        let boot = nodes
+            .first()
+            .map(|f| f.dial_addresses())
+            .unwrap_or_default();
+        nodes.push(
+            KadStore::spawn(KadConfig::new().with_bootstrap(boot))
+                .await
+                .expect("node"),
+        );
+    }
+    for node in &nodes {
+        let _ = tokio::time::timeout(Duration::from_secs(20), node.wait_for_peers(3)).await;
+    }
+    let arrivals: Arc<Mutex<Vec<(LinkId, Instant)>>> = Arc::default();
+    for node in nodes.iter().skip(1) {
+        let mut inbox = node.join(POOL).await.expect("join");
+        let arrivals = arrivals.clone();
+        let gossip = node.clone();
+        tokio::spawn(async move {
+            while let Some(incoming) = inbox.recv().await {
+                let id = LinkId::from_bytes(incoming.link.header.hash());
+                arrivals.lock().expect("lock").push((id, Instant::now()));
+                // Accepted, so gossipsub forwards it (as a node does once
+                // the link joined its chain).
+                gossip
+                    .report(
+                        incoming.ticket,
+                        chiral_pool::core::sharechain::gossip::Acceptance::Accept,
+                    )
+                    .await;
+            }
+        });
+    }
+    let _ = nodes[0].join(POOL).await.expect("join");
+    let p = ChainParams::new();
+    let position = JobPosition {
+        parent: None,
+        uncles: Vec::new(),
+        chain_bits: p.floor_target().to_compact_lossy(),
+        min_time: 0,
+    };
+    let block = BlockRef {
+        prev_hash: [0; 32],
+        bits: CompactTarget::from_consensus(0x1d00_ffff),
+        height: 1,
+    };
+    let miner = PayoutId::new("gossip").expect("valid");
+    // Wait for the mesh: publish until someone is subscribed.
+    let warmup = mine_link(POOL, &position, &miner, block, T0, 0);
+    let _ = tokio::time::timeout(Duration::from_secs(20), async {
+        while nodes[0].publish(POOL, &warmup).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let samples = if quick { 10 } else { 40 };
+    let mut worst = Vec::new();
+    let mut all = Vec::new();
+    let mut complete = 0;
+    for i in 1..=samples {
+        let link = mine_link(POOL, &position, &miner, block, T0, i);
+        let id = LinkId::from_bytes(link.header.hash());
+        let sent = Instant::now();
+        let _ = nodes[0].publish(POOL, &link).await;
+        // Wait until every other node has it, or 5 s.
+        let deadline = sent + Duration::from_secs(5);
+        loop {
+            let got: Vec<f64> = arrivals
+                .lock()
+                .expect("lock")
+                .iter()
+                .filter(|(a, _)| *a == id)
+                .map(|(_, t)| t.duration_since(sent).as_secs_f64() * 1e3)
+                .collect();
+            if got.len() >= n - 1 || Instant::now() > deadline {
+                if got.len() >= n - 1 {
+                    complete += 1;
+                }
+                all.extend(got.iter().copied());
+                worst.push(got.iter().copied().fold(0.0, f64::max));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    all.sort_by(|a, b| a.total_cmp(b));
+    let worst_median = median(worst.clone());
+    let spacing = 10_000.0;
+    let stale = 0.9 * (1.0 - (-worst_median / spacing).exp());
+    figs.push(Figure {
+        name: "link_gossip_20_nodes".into(),
+        value: worst_median,
+        unit: "ms until the last of 19 nodes has it",
+        baseline: None,
+        ratio: None,
+        goal: "<< 500 ms (D < T/20)".into(),
+        note: format!(
+            "per node p50 {:.1} ms, p99 {:.1} ms; {complete}/{samples} reached all 19",
+            percentile(&all, 0.5),
+            percentile(&all, 0.99)
+        ),
+    });
+    figs.push(Figure {
+        name: "stale_rate_at_10s_links".into(),
+        value: stale * 100.0,
+        unit: "% stale, node with 10% hashrate",
+        baseline: None,
+        ratio: None,
+        goal: "< 5 %".into(),
+        note: "(1 - h)(1 - exp(-D/T)), D = the median worst delay above".into(),
+    });
+    for node in &nodes {
+        node.shutdown().await;
+    }
+}
