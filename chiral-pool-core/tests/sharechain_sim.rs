@@ -106,3 +106,24 @@ fn a_selfish_miner_with_a_fifth_of_the_hashrate_earns_no_more_than_a_fifth() {
     );
     assert!(share <= 0.20, "selfish miner earned {share:.3}");
 }
+
+#[test]
+fn stale_and_orphaned_links_stay_under_five_percent_at_100_ms_per_hop() {
+    // Twenty nodes, equal hashrate, 10 s links, every hop 100 ms: the
+    // spacing the pool's defaults choose, under added latency.
+    let mut config = SimConfig::new(5, cheap_params(), 20);
+    config.duration_secs = 3_000;
+    config.delay_ms = (100, 100);
+    let mut sim = Sim::new(config);
+    assert!(sim.run() < 10, "tips never converged");
+    assert_agreement(&sim);
+    let (stale, orphaned) = (sim.stale_rate(0), sim.orphan_rate(0));
+    eprintln!(
+        "{} links: stale {:.2} %, orphaned (not even an uncle) {:.2} %",
+        sim.found.iter().sum::<u64>(),
+        stale * 100.0,
+        orphaned * 100.0
+    );
+    assert!(stale < 0.05, "stale {stale}");
+    assert!(orphaned < 0.05, "orphaned {orphaned}");
+}

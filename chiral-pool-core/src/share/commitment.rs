@@ -159,7 +159,11 @@ impl Commitment {
 
     /// Reads the commitment of a coinbase: its last output, exactly.
     pub fn from_coinbase(coinbase: &[u8]) -> Result<Self, CommitmentError> {
-        let parsed = ParsedCoinbase::parse(coinbase)?;
+        Self::from_parsed(&ParsedCoinbase::parse(coinbase)?, coinbase)
+    }
+
+    /// [`Commitment::from_coinbase`] for a coinbase already parsed.
+    pub fn from_parsed(parsed: &ParsedCoinbase, coinbase: &[u8]) -> Result<Self, CommitmentError> {
         let script_of = |range: std::ops::Range<usize>| coinbase.get(range).unwrap_or_default();
         let last = parsed.last_output().ok_or(CoinbaseError::NoOutputs)?;
         match Self::from_script(script_of(last.script.clone())) {

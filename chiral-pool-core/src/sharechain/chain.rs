@@ -115,6 +115,7 @@ enum Verdict {
 pub struct ShareChain {
     pool: PoolId,
     params: ChainParams,
+    floor: crate::pow::Target,
     links: HashMap<LinkId, Entry>,
     by_height: BTreeMap<u64, Vec<LinkId>>,
     best: Option<LinkId>,
@@ -137,6 +138,7 @@ impl ShareChain {
         params.check()?;
         Ok(ShareChain {
             pool,
+            floor: params.floor_target(),
             params,
             links: HashMap::new(),
             by_height: BTreeMap::new(),
@@ -267,6 +269,12 @@ impl ShareChain {
         }
         if self.invalid.contains(&id) {
             return Err(LinkError::InvalidAncestor.into());
+        }
+        if link.chain_target() > self.floor {
+            // Cheaper than any rule that reads ancestors, and no position's
+            // target is ever easier than the floor.
+            self.remember_invalid(id);
+            return Err(LinkError::BelowFloor.into());
         }
         self.check_genesis_policy(&link)?;
         match self.judge(&link, now) {

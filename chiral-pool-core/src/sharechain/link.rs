@@ -146,7 +146,8 @@ impl Link {
         if verified.hash != share.header.hash() || verified.pool_id != share.pool_id {
             return Err(LinkError::Malformed("verdict of another share"));
         }
-        let commitment = Commitment::from_coinbase(&share.coinbase)?;
+        let parsed = ParsedCoinbase::parse(&share.coinbase).map_err(CommitmentError::from)?;
+        let commitment = Commitment::from_parsed(&parsed, &share.coinbase)?;
         if commitment.pool != verified.pool_id {
             return Err(LinkError::WrongPool);
         }
@@ -156,7 +157,7 @@ impl Link {
             return Ok(None);
         }
         let link = Link::from_share(share);
-        link.checked(commitment, verified.hash, chain_target, params)
+        link.checked(&parsed, commitment, verified.hash, chain_target, params)
             .map(Some)
     }
 
@@ -170,7 +171,8 @@ impl Link {
         if self.merkle_branch.len() > MAX_MERKLE_BRANCH {
             return Err(LinkError::Malformed("merkle branch too long"));
         }
-        let commitment = Commitment::from_coinbase(&self.coinbase)?;
+        let parsed = ParsedCoinbase::parse(&self.coinbase).map_err(CommitmentError::from)?;
+        let commitment = Commitment::from_parsed(&parsed, &self.coinbase)?;
         if &commitment.pool != pool {
             return Err(LinkError::WrongPool);
         }
@@ -184,12 +186,13 @@ impl Link {
         if !chain_target.is_met_by(&id) {
             return Err(LinkError::LowWork);
         }
-        self.checked(commitment, id, chain_target, params)
+        self.checked(&parsed, commitment, id, chain_target, params)
     }
 
     /// The checks left once the hash is known to meet `chain_target`.
     fn checked(
         self,
+        parsed: &ParsedCoinbase,
         commitment: Commitment,
         id: Hash256,
         chain_target: Target,
@@ -204,12 +207,8 @@ impl Link {
         if commitment.uncles.len() > params.max_uncles as usize {
             return Err(LinkError::TooManyUncles);
         }
-        if chain_target > params.floor_target() {
-            return Err(LinkError::BelowFloor);
-        }
         let network_target =
             Target::from_compact(self.header.bits()).map_err(|_| LinkError::BadNetworkBits)?;
-        let parsed = ParsedCoinbase::parse(&self.coinbase).map_err(CommitmentError::from)?;
         let block_height = parsed
             .bip34_height(&self.coinbase)
             .ok_or(LinkError::NoBlockHeight)?;

@@ -139,8 +139,8 @@ impl ChainParams {
         if !(1..=101).contains(&self.median_time_links) {
             return Err(bad("median_time_links", "must be 1..=101"));
         }
-        if !(1..=100_000).contains(&self.max_window_links) {
-            return Err(bad("max_window_links", "must be 1..=100,000"));
+        if !(1..=1_000_000).contains(&self.max_window_links) {
+            return Err(bad("max_window_links", "must be 1..=1,000,000"));
         }
         if self.max_window_secs == 0 {
             return Err(bad("max_window_secs", "must be at least 1"));

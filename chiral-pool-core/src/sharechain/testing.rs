@@ -50,7 +50,23 @@ pub fn mine_link(
 /// # Panics
 /// If the commitment's bits name no target or no nonce meets it.
 pub fn mine_commitment(commitment: &Commitment, block: BlockRef, time: u32, seed: u64) -> Link {
-    let template = WorkTemplate::synthetic(
+    mine_with_branch(commitment, block, time, seed, Vec::new())
+}
+
+/// [`mine_commitment`] in a block with other transactions: the coinbase's
+/// merkle branch is `branch` (a block of about 2^n transactions has n
+/// steps).
+///
+/// # Panics
+/// If the commitment's bits name no target or no nonce meets it.
+pub fn mine_with_branch(
+    commitment: &Commitment,
+    block: BlockRef,
+    time: u32,
+    seed: u64,
+    branch: Vec<Hash256>,
+) -> Link {
+    let mut template = WorkTemplate::synthetic(
         commitment,
         block.prev_hash,
         block.bits,
@@ -58,6 +74,7 @@ pub fn mine_commitment(commitment: &Commitment, block: BlockRef, time: u32, seed
         block.height,
         8,
     );
+    template.merkle_branch = branch;
     let target = Target::from_compact(commitment.chain_bits).expect("chain bits name a target");
     for extra in 0u64.. {
         let extranonce = (seed ^ (extra << 40)).to_le_bytes();
@@ -66,7 +83,7 @@ pub fn mine_commitment(commitment: &Commitment, block: BlockRef, time: u32, seed
             return Link {
                 header: header.with_nonce(nonce),
                 coinbase: template.coinbase(&extranonce),
-                merkle_branch: Vec::new(),
+                merkle_branch: template.merkle_branch.clone(),
             };
         }
     }

@@ -480,6 +480,28 @@ impl Sim {
         }
     }
 
+    /// The share of found links that are neither on `node`'s best chain
+    /// nor cited as uncles by it (orphans: work that earns nothing).
+    pub fn orphan_rate(&self, node: usize) -> f64 {
+        let chain = &self.nodes[node].chain;
+        let best = chain.best_chain(usize::MAX);
+        let uncles: usize = best
+            .iter()
+            .filter_map(|id| chain.get(id))
+            .map(|l| l.commitment().uncles.len())
+            .sum();
+        let found: u64 = self.found.iter().sum();
+        1.0 - (best.len() + uncles) as f64 / found as f64
+    }
+
+    /// The share of found links not on `node`'s best chain (stale: paid
+    /// as uncles at best).
+    pub fn stale_rate(&self, node: usize) -> f64 {
+        let best = self.nodes[node].chain.best_chain(usize::MAX).len();
+        let found: u64 = self.found.iter().sum();
+        1.0 - best as f64 / found as f64
+    }
+
     /// Work credited to each payout id along `node`'s best chain.
     pub fn credited_work(&self, node: usize) -> HashMap<PayoutId, u128> {
         let chain = &self.nodes[node].chain;

@@ -55,11 +55,20 @@ fn link_gossip(key: &libp2p::identity::Keypair) -> Result<gossipsub::Behaviour, 
     let mut behaviour =
         gossipsub::Behaviour::new(gossipsub::MessageAuthenticity::Signed(key.clone()), config)
             .map_err(|e| KadError::Gossip(e.to_string()))?;
+    // Many peers behind one address cost score (a sybil defence), except
+    // on loopback: nodes sharing a host (tests, a local pool) are normal,
+    // and past ten of them the penalty would silence them all.
+    let params = gossipsub::PeerScoreParams {
+        ip_colocation_factor_whitelist: [
+            std::net::IpAddr::from(std::net::Ipv4Addr::LOCALHOST),
+            std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ]
+        .into_iter()
+        .collect(),
+        ..Default::default()
+    };
     behaviour
-        .with_peer_score(
-            gossipsub::PeerScoreParams::default(),
-            gossipsub::PeerScoreThresholds::default(),
-        )
+        .with_peer_score(params, gossipsub::PeerScoreThresholds::default())
         .map_err(KadError::Gossip)?;
     Ok(behaviour)
 }
