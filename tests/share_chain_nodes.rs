@@ -76,7 +76,11 @@ async fn settled(nodes: &[&Arc<PoolNode>], n: usize, limit: Duration) {
     })
     .await;
     let counts: Vec<usize> = nodes.iter().map(|n| n.blocks().len()).collect();
-    assert!(waited.is_ok(), "blocks settled per node: {counts:?}");
+    let chains: Vec<_> = nodes.iter().map(|n| n.chain_status()).collect();
+    assert!(
+        waited.is_ok(),
+        "blocks settled per node: {counts:?}; chains: {chains:?}"
+    );
 }
 
 /// Every block settled on every node has the same split on all of them.

@@ -322,7 +322,72 @@ pub async fn gossip_figures(figs: &mut Vec<Figure>, quick: bool) {
         goal: "< 5 %".into(),
         note: "(1 - h)(1 - exp(-D/T)), D = the median worst delay above".into(),
     });
+    sync_figure(figs, &nodes).await;
     for node in &nodes {
         node.shutdown().await;
     }
+}
+
+/// A fresh node fetching a 2,160-link chain, one link at a time back from
+/// its tip, from the peer that pushed the tip to it (what a joining node's
+/// backfill does).
+async fn sync_figure(figs: &mut Vec<Figure>, nodes: &[KadStore]) {
+    let p = params(2_160);
+    let b = block(1 << 40);
+    let chain = chain_of(2_160, &p, b);
+    let held: std::collections::HashMap<LinkId, Link> = chain
+        .best_chain(usize::MAX)
+        .into_iter()
+        .filter_map(|id| chain.get(&id).map(|l| (id, l.link().clone())))
+        .collect();
+    let tip = chain.tip().expect("tip");
+    let held = Arc::new(held);
+    let lookup = held.clone();
+    let (server, fresh) = (&nodes[1], &nodes[2]);
+    server
+        .serve(Arc::new(move |id| lookup.get(id).cloned()))
+        .await
+        .expect("serve");
+    // The fresh node learns of the server as the forwarder of the tip.
+    let pool = PoolId::from_bytes([9; 32]);
+    let mut inbox = fresh.join(pool).await.expect("join");
+    let _ = server.join(pool).await.expect("join");
+    let tip_link = held.get(&tip).expect("tip held").clone();
+    let origin = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let _ = server.publish(pool, &tip_link).await;
+            if let Ok(Some(incoming)) =
+                tokio::time::timeout(Duration::from_millis(200), inbox.recv()).await
+            {
+                return incoming.origin;
+            }
+        }
+    })
+    .await
+    .expect("the tip arrives");
+    let start = Instant::now();
+    let mut next = Some(tip);
+    let mut fetched = 0usize;
+    while let Some(id) = next.take() {
+        let Ok(Some(link)) = fresh.fetch(origin, id).await else {
+            break;
+        };
+        fetched += 1;
+        next = chiral_pool::core::share::commitment::Commitment::from_coinbase(&link.coinbase)
+            .ok()
+            .and_then(|c| c.parent);
+    }
+    let secs = start.elapsed().as_secs_f64();
+    figs.push(Figure {
+        name: "sync_2160_links".into(),
+        value: secs,
+        unit: "s to fetch a 2,160-link chain",
+        baseline: None,
+        ratio: None,
+        goal: "< 30 s".into(),
+        note: format!(
+            "{fetched} requests to one peer, one at a time ({:.2} ms each)",
+            secs * 1e3 / fetched.max(1) as f64
+        ),
+    });
 }

@@ -9,6 +9,10 @@ use chiral_pool_core::ids::LinkId;
 use chiral_pool_core::sharechain::Link;
 use redb::{Database, TableDefinition};
 
+use std::sync::Arc;
+
+use tracing::warn;
+
 use super::journal::JournalError;
 
 const LINKS: TableDefinition<&[u8; 36], &[u8]> = TableDefinition::new("links");
@@ -84,5 +88,38 @@ impl LinkStore {
         };
         tx.commit().map_err(db_err)?;
         Ok(removed)
+    }
+}
+
+/// What the link store's writer thread does.
+pub(super) enum StoreJob {
+    Save(Vec<Link>),
+    Prune(u32),
+}
+
+/// The link store's writer: one thread, a bounded queue.
+pub(super) struct StoreWriter {
+    pub(super) queue: std::sync::mpsc::SyncSender<StoreJob>,
+    pub(super) thread: std::thread::JoinHandle<()>,
+}
+
+/// Jobs that may wait for the link store's writer.
+const STORE_QUEUE: usize = 4_096;
+
+impl StoreWriter {
+    pub(super) fn spawn(store: Arc<LinkStore>) -> Self {
+        let (queue, jobs) = std::sync::mpsc::sync_channel(STORE_QUEUE);
+        let thread = std::thread::spawn(move || {
+            for job in jobs {
+                let result = match job {
+                    StoreJob::Save(links) => store.save(&links),
+                    StoreJob::Prune(before) => store.prune(before).map(|_| ()),
+                };
+                if let Err(e) = result {
+                    warn!(error = %e, "link store write failed");
+                }
+            }
+        });
+        StoreWriter { queue, thread }
     }
 }

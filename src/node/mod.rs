@@ -164,7 +164,14 @@ impl PoolNode {
             }
         }
         self.manager.track_pool(pool, follower_validator());
-        let keeper = self.start_chain(ann).await?;
+        let keeper = match self.start_chain(ann).await {
+            Ok(keeper) => keeper,
+            Err(e) => {
+                // Not following after all: a later call may try again.
+                *lock(&self.pool) = None;
+                return Err(e);
+            }
+        };
         let listener = lock(&self.listener).take();
         if let Some(listener) = listener {
             self.serve(ann, keeper, listener).await?;

@@ -68,12 +68,11 @@ pub struct SyntheticChain {
 /// Blocks a [`SyntheticChain`] remembers.
 pub const SYNTHETIC_MEMORY: usize = 4_096;
 
-/// Block hash to the height of the block mined on it and its parent, with
-/// insertion order for the bound.
+/// Block hash to the height of the block mined on it, with insertion order
+/// for the bound.
 #[derive(Debug, Default)]
 struct KnownBlocks {
     heights: std::collections::HashMap<Hash256, u32>,
-    parents: std::collections::HashMap<Hash256, Hash256>,
     order: std::collections::VecDeque<Hash256>,
 }
 
@@ -109,22 +108,6 @@ impl SyntheticChain {
     pub fn with_reward(mut self, reward: u64) -> Self {
         self.reward = reward;
         self
-    }
-
-    /// Whether `hash` is a block on the branch that leads to the tip (of
-    /// the blocks this chain remembers).
-    pub fn is_on_best_chain(&self, hash: &Hash256) -> bool {
-        let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let mut cursor = self.tip.borrow().prev_hash;
-        loop {
-            if &cursor == hash {
-                return true;
-            }
-            match known.parents.get(&cursor) {
-                Some(parent) => cursor = *parent,
-                None => return false,
-            }
-        }
     }
 
     /// The height of the block mined on `hash`, if `hash` is a block this
@@ -173,12 +156,10 @@ impl WorkSource for SyntheticChain {
             return false;
         }
         known.heights.insert(hash, height + 1);
-        known.parents.insert(hash, *header.prev_hash());
         known.order.push_back(hash);
         while known.order.len() > SYNTHETIC_MEMORY {
             if let Some(old) = known.order.pop_front() {
                 known.heights.remove(&old);
-                known.parents.remove(&old);
             }
         }
         // Longest branch wins; on equal height the tip seen first stays.

@@ -91,12 +91,12 @@ pub enum LinkError {
         /// The coinbase's height.
         claimed: u32,
     },
-    /// A genesis link (no parent) on a chain that already has one.
-    #[error("a genesis link on a chain that has one")]
-    SecondGenesis,
     /// An ancestor or uncle was found invalid.
     #[error("an ancestor or uncle is invalid")]
     InvalidAncestor,
+    /// This very link was refused before (the reason is not kept).
+    #[error("link was refused before")]
+    KnownInvalid,
 }
 
 /// A link as it travels: the header, the full coinbase and the merkle

@@ -14,25 +14,26 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
 use chiral_pool_core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool_core::payout::Settlement;
-use chiral_pool_core::share::commitment::Commitment;
-use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip, Ticket};
+use chiral_pool_core::sharechain::gossip::{Acceptance, LinkGossip, Ticket};
 use chiral_pool_core::sharechain::{
     Added, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, ParamsError,
     PendingLimits, ProvenLink, ShareChain,
 };
 use chiral_pool_core::store::SharedClock;
 use chiral_pool_dht::KadStore;
-use tokio::sync::{mpsc, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
-use super::link_store::LinkStore;
+use super::link_store::{LinkStore, StoreJob, StoreWriter};
 use super::lock;
+
+mod sync;
+
+pub(in crate::node) use sync::run;
 
 /// Ancestor fetches in flight at once.
 const MAX_BACKFILLS: usize = 8;
@@ -47,6 +48,8 @@ pub struct ChainBlock {
     pub height: u32,
     /// The link that is the block.
     pub link: LinkId,
+    /// The block it builds on.
+    pub prev_hash: [u8; 32],
     /// Its miner (paid the finder's bonus).
     pub finder: PayoutId,
     /// Links in the window that paid it (the window of its parent).
@@ -66,7 +69,8 @@ pub struct ChainStatus {
     pub links: usize,
     /// Links waiting for an ancestor, a block or the clock.
     pub pending: usize,
-    /// Uncles cited by the best tip's window.
+    /// Uncles cited by the best chain's last window of links (its depth
+    /// cap).
     pub uncles: usize,
     /// Links this node found valid since start.
     pub verified: u64,
@@ -156,11 +160,28 @@ impl LinkKeeper {
     /// Blocks settled so far, by height: those on the block chain's best
     /// branch (a block the chain orphaned pays nobody).
     pub fn blocks(&self) -> Vec<ChainBlock> {
-        lock(&self.settled)
-            .values()
-            .filter(|b| self.work.is_on_best_chain(b.link.as_bytes()))
-            .cloned()
-            .collect()
+        let settled = lock(&self.settled);
+        let by_hash: std::collections::HashMap<[u8; 32], &ChainBlock> =
+            settled.values().map(|b| (*b.link.as_bytes(), b)).collect();
+        // Walk the block chain back from its tip: a block is a link, so
+        // each block's parent is in its header (settled or held here).
+        let mut cursor = self.work.tip().borrow().prev_hash;
+        let mut out = Vec::new();
+        for _ in 0..=settled.len() {
+            let parent = match by_hash.get(&cursor) {
+                Some(block) => {
+                    out.push((*block).clone());
+                    block.prev_hash
+                }
+                None => match lock(&self.chain).get(&LinkId::from_bytes(cursor)) {
+                    Some(link) => *link.header().prev_hash(),
+                    None => break,
+                },
+            };
+            cursor = parent;
+        }
+        out.reverse();
+        out
     }
 
     /// A valid link this node holds (what it answers a peer's fetch with).
@@ -355,6 +376,7 @@ impl LinkKeeper {
                     let entry = ChainBlock {
                         height: link.block_height(),
                         link: block,
+                        prev_hash: *link.header().prev_hash(),
                         finder: link.payout().clone(),
                         window_links,
                         settlement,
@@ -399,73 +421,6 @@ impl LinkKeeper {
         }
     }
 
-    /// A link a peer pushed.
-    fn incoming(self: &Arc<Self>, incoming: IncomingLink, backfills: &mut Backfills) {
-        let IncomingLink {
-            link,
-            origin,
-            ticket,
-        } = incoming;
-        match link.prove(&self.pool, &self.params) {
-            Ok(proven) => {
-                self.handle(proven, origin, Some(ticket));
-                self.fetch_missing(origin, backfills);
-            }
-            Err(e) => {
-                self.rejected.fetch_add(1, Ordering::Relaxed);
-                debug!(error = %e, "pushed link does not prove");
-                let gossip = self.gossip.clone();
-                tokio::spawn(async move { gossip.report(ticket, Acceptance::Reject).await });
-            }
-        }
-    }
-
-    /// Starts fetching what pending links wait for from `origin`.
-    fn fetch_missing(self: &Arc<Self>, origin: Origin, backfills: &mut Backfills) {
-        let wanted = lock(&self.chain).wanted();
-        for id in wanted {
-            if backfills.tasks.len() >= MAX_BACKFILLS || !backfills.in_flight.insert(id) {
-                continue;
-            }
-            let keeper = self.clone();
-            backfills.tasks.spawn(async move {
-                let links = keeper.backfill(origin, id).await;
-                (id, origin, links)
-            });
-        }
-    }
-
-    /// Fetches `id` and its ancestors from `origin` until one is known here
-    /// (or a genesis link, or the retention depth), oldest first.
-    async fn backfill(&self, origin: Origin, id: LinkId) -> Vec<Link> {
-        let limit = self.params.retained_links() as usize;
-        let mut out = Vec::new();
-        let mut next = Some(id);
-        while let Some(id) = next.take() {
-            if out.len() >= limit || lock(&self.chain).contains(&id) {
-                break;
-            }
-            let link = match self.gossip.fetch(origin, id).await {
-                Ok(Some(link)) if link.header.hash() == *id.as_bytes() => link,
-                Ok(Some(_)) => {
-                    debug!("a peer answered a fetch with another link");
-                    break;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    debug!(error = %e, "link fetch failed");
-                    break;
-                }
-            };
-            next = Commitment::from_coinbase(&link.coinbase)
-                .ok()
-                .and_then(|c| c.parent);
-            out.push(link);
-        }
-        out.reverse();
-        out
-    }
-
     fn tick(self: &Arc<Self>, prune: bool) {
         let now = self.clock.now();
         let added = lock(&self.chain).tick(now);
@@ -482,91 +437,5 @@ impl LinkKeeper {
     fn on_block_tip(self: &Arc<Self>, prev_hash: [u8; 32], height: u32) {
         let added = lock(&self.chain).add_block(prev_hash, height, self.clock.now());
         self.after(added, true);
-    }
-}
-
-/// What the link store's writer thread does.
-enum StoreJob {
-    Save(Vec<Link>),
-    Prune(u32),
-}
-
-/// The link store's writer: one thread, a bounded queue.
-struct StoreWriter {
-    queue: std::sync::mpsc::SyncSender<StoreJob>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-/// Jobs that may wait for the link store's writer.
-const STORE_QUEUE: usize = 4_096;
-
-impl StoreWriter {
-    fn spawn(store: Arc<LinkStore>) -> Self {
-        let (queue, jobs) = std::sync::mpsc::sync_channel(STORE_QUEUE);
-        let thread = std::thread::spawn(move || {
-            for job in jobs {
-                let result = match job {
-                    StoreJob::Save(links) => store.save(&links),
-                    StoreJob::Prune(before) => store.prune(before).map(|_| ()),
-                };
-                if let Err(e) = result {
-                    warn!(error = %e, "link store write failed");
-                }
-            }
-        });
-        StoreWriter { queue, thread }
-    }
-}
-
-/// Ancestor fetches in flight.
-#[derive(Default)]
-struct Backfills {
-    tasks: JoinSet<(LinkId, Origin, Vec<Link>)>,
-    in_flight: HashSet<LinkId>,
-}
-
-/// Drives a keeper: links pushed by peers, own links, block tips, the
-/// clock, and ancestor fetches, until `stop`.
-pub(super) async fn run(
-    keeper: Arc<LinkKeeper>,
-    mut inbox: mpsc::Receiver<IncomingLink>,
-    mut own: mpsc::Receiver<ProvenLink>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut tips = keeper.work.tip();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut ticks = 0u64;
-    let mut backfills = Backfills::default();
-    loop {
-        tokio::select! {
-            incoming = inbox.recv() => match incoming {
-                Some(incoming) => keeper.incoming(incoming, &mut backfills),
-                None => break,
-            },
-            Some(link) = own.recv() => keeper.own_link(link),
-            changed = tips.changed() => {
-                if changed.is_err() { break; }
-                let tip = *tips.borrow_and_update();
-                keeper.on_block_tip(tip.prev_hash, tip.height);
-            }
-            _ = tick.tick() => {
-                ticks += 1;
-                keeper.tick(ticks.is_multiple_of(60));
-            }
-            Some(done) = backfills.tasks.join_next(), if !backfills.tasks.is_empty() => {
-                let Ok((id, origin, links)) = done else { continue };
-                backfills.in_flight.remove(&id);
-                for link in links {
-                    match link.prove(&keeper.pool, &keeper.params) {
-                        Ok(proven) => keeper.handle(proven, origin, None),
-                        Err(e) => {
-                            debug!(error = %e, "fetched link does not prove");
-                            break;
-                        }
-                    }
-                }
-            }
-            _ = stop.changed() => break,
-        }
     }
 }

@@ -1,0 +1,141 @@
+//! How a keeper is driven: links pushed by peers, own links, block tips,
+//! the clock, and ancestors fetched from the peer that forwarded a child.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chiral_pool_core::chain::WorkSource;
+use chiral_pool_core::ids::LinkId;
+use chiral_pool_core::share::commitment::Commitment;
+use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip};
+use chiral_pool_core::sharechain::{Link, Origin, ProvenLink};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tracing::debug;
+
+use super::{LinkKeeper, MAX_BACKFILLS};
+use crate::node::lock;
+
+impl LinkKeeper {
+    /// A link a peer pushed.
+    fn incoming(self: &Arc<Self>, incoming: IncomingLink, backfills: &mut Backfills) {
+        let IncomingLink {
+            link,
+            origin,
+            ticket,
+        } = incoming;
+        match link.prove(&self.pool, &self.params) {
+            Ok(proven) => {
+                self.handle(proven, origin, Some(ticket));
+                self.fetch_missing(origin, backfills);
+            }
+            Err(e) => {
+                self.rejected.fetch_add(1, Ordering::Relaxed);
+                debug!(error = %e, "pushed link does not prove");
+                let gossip = self.gossip.clone();
+                tokio::spawn(async move { gossip.report(ticket, Acceptance::Reject).await });
+            }
+        }
+    }
+
+    /// Starts fetching what pending links wait for from `origin`.
+    fn fetch_missing(self: &Arc<Self>, origin: Origin, backfills: &mut Backfills) {
+        let wanted = lock(&self.chain).wanted();
+        for id in wanted {
+            if backfills.tasks.len() >= MAX_BACKFILLS || !backfills.in_flight.insert(id) {
+                continue;
+            }
+            let keeper = self.clone();
+            backfills.tasks.spawn(async move {
+                let links = keeper.backfill(origin, id).await;
+                (id, origin, links)
+            });
+        }
+    }
+
+    /// Fetches `id` and its ancestors from `origin` until one is known here
+    /// (or a genesis link, or the retention depth), oldest first.
+    async fn backfill(&self, origin: Origin, id: LinkId) -> Vec<Link> {
+        let limit = self.params.retained_links() as usize;
+        let mut out = Vec::new();
+        let mut next = Some(id);
+        while let Some(id) = next.take() {
+            if out.len() >= limit || lock(&self.chain).contains(&id) {
+                break;
+            }
+            let link = match self.gossip.fetch(origin, id).await {
+                Ok(Some(link)) if link.header.hash() == *id.as_bytes() => link,
+                Ok(Some(_)) => {
+                    debug!("a peer answered a fetch with another link");
+                    break;
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    debug!(error = %e, "link fetch failed");
+                    break;
+                }
+            };
+            next = Commitment::from_coinbase(&link.coinbase)
+                .ok()
+                .and_then(|c| c.parent);
+            out.push(link);
+        }
+        out.reverse();
+        out
+    }
+}
+
+/// Ancestor fetches in flight.
+#[derive(Default)]
+struct Backfills {
+    tasks: JoinSet<(LinkId, Origin, Vec<Link>)>,
+    in_flight: HashSet<LinkId>,
+}
+
+/// Drives a keeper: links pushed by peers, own links, block tips, the
+/// clock, and ancestor fetches, until `stop`.
+pub(in crate::node) async fn run(
+    keeper: Arc<LinkKeeper>,
+    mut inbox: mpsc::Receiver<IncomingLink>,
+    mut own: mpsc::Receiver<ProvenLink>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut tips = keeper.work.tip();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut ticks = 0u64;
+    let mut backfills = Backfills::default();
+    loop {
+        tokio::select! {
+            incoming = inbox.recv() => match incoming {
+                Some(incoming) => keeper.incoming(incoming, &mut backfills),
+                None => break,
+            },
+            Some(link) = own.recv() => keeper.own_link(link),
+            changed = tips.changed() => {
+                if changed.is_err() { break; }
+                let tip = *tips.borrow_and_update();
+                keeper.on_block_tip(tip.prev_hash, tip.height);
+            }
+            _ = tick.tick() => {
+                ticks += 1;
+                keeper.tick(ticks.is_multiple_of(60));
+            }
+            Some(done) = backfills.tasks.join_next(), if !backfills.tasks.is_empty() => {
+                let Ok((id, origin, links)) = done else { continue };
+                backfills.in_flight.remove(&id);
+                for link in links {
+                    match link.prove(&keeper.pool, &keeper.params) {
+                        Ok(proven) => keeper.handle(proven, origin, None),
+                        Err(e) => {
+                            debug!(error = %e, "fetched link does not prove");
+                            break;
+                        }
+                    }
+                }
+            }
+            _ = stop.changed() => break,
+        }
+    }
+}
