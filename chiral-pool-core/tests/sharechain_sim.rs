@@ -127,3 +127,27 @@ fn stale_and_orphaned_links_stay_under_five_percent_at_100_ms_per_hop() {
     assert!(stale < 0.05, "stale {stale}");
     assert!(orphaned < 0.05, "orphaned {orphaned}");
 }
+
+#[test]
+fn a_block_whose_finder_dies_right_after_pushing_it_is_still_submitted() {
+    let mut config = SimConfig::new(13, cheap_params(), 4);
+    config.duration_secs = 1_200;
+    config.links_per_block = 4;
+    config.finder_crashes = Some(1);
+    let mut sim = Sim::new(config);
+    assert!(sim.run() < 10, "tips never converged");
+    let block = sim.crashed_with.expect("the finder found a block");
+    assert!(
+        sim.blocks.contains(&block),
+        "a peer submitted the dead finder's block"
+    );
+    // The survivors agree on it and on every other block.
+    let tip = sim.nodes[0].chain.tip();
+    for node in [0, 2, 3] {
+        assert_eq!(sim.nodes[node].chain.tip(), tip);
+        for b in &sim.blocks {
+            let here = sim.nodes[node].chain.settle(*b, REWARD).expect("settles");
+            assert_eq!(Some(&here), sim.nodes[0].chain.settle(*b, REWARD).as_ref());
+        }
+    }
+}

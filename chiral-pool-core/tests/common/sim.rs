@@ -43,6 +43,9 @@ pub struct SimConfig {
     pub partition: Option<(Vec<usize>, u64, u64)>,
     /// A node that withholds its links (selfish mining).
     pub selfish: Option<usize>,
+    /// The node whose first block link is its last act: it pushes the link
+    /// to its peers and stops at once, without submitting the block.
+    pub finder_crashes: Option<usize>,
     /// Network difficulty in floor links: about one link in this many is
     /// a block.
     pub links_per_block: u128,
@@ -61,6 +64,7 @@ impl SimConfig {
             block_delay_ms: vec![0; nodes],
             partition: None,
             selfish: None,
+            finder_crashes: None,
             links_per_block: 20,
         }
     }
@@ -113,6 +117,8 @@ pub struct Sim {
     /// Each node's settlement of each block, the first time it could
     /// settle it.
     pub first_settled: Vec<HashMap<LinkId, Settlement>>,
+    /// The block link the crashing finder pushed before it stopped.
+    pub crashed_with: Option<LinkId>,
 }
 
 impl Sim {
@@ -155,6 +161,7 @@ impl Sim {
             block_tip: ([0; 32], 1),
             blocks: Vec::new(),
             first_settled: Vec::new(),
+            crashed_with: None,
         };
         sim.first_settled = vec![HashMap::new(); sim.nodes.len()];
         let first = sim.next_link_delay();
@@ -195,12 +202,15 @@ impl Sim {
     /// the next link would on a live pool. Returns how many were needed.
     pub fn run(&mut self) -> usize {
         self.drain();
+        let live: Vec<usize> = (0..self.nodes.len())
+            .filter(|n| !self.is_down(*n))
+            .collect();
         for extra in 0..10 {
-            let tip = self.nodes[0].chain.tip();
-            if self.nodes.iter().all(|n| n.chain.tip() == tip) {
+            let tip = self.nodes[live[0]].chain.tip();
+            if live.iter().all(|n| self.nodes[*n].chain.tip() == tip) {
                 return extra;
             }
-            self.mine_on(extra % self.nodes.len());
+            self.mine_on(live[extra % live.len()]);
             self.drain();
         }
         10
@@ -225,6 +235,9 @@ impl Sim {
                 Kind::Block { to, hash, height } => self.learn_block(to, hash, height),
             }
             for node in 0..self.nodes.len() {
+                if self.is_down(node) {
+                    continue;
+                }
                 let now = self.clock(node);
                 let added = self.nodes[node].chain.tick(now);
                 self.after_added(node, added);
@@ -293,12 +306,25 @@ impl Sim {
         };
         if Some(node) == self.config.selfish {
             self.selfish_found(node, link, added);
+        } else if self.config.finder_crashes == Some(node) && !added.blocks.is_empty() {
+            // Pushed, never submitted: the finder is gone.
+            self.crashed_with = added.blocks.first().copied();
+            self.broadcast(node, link);
+            self.config.hashrate[node] = 0;
         } else {
             self.after_added(node, added);
         }
     }
 
+    /// Whether `node` is the finder that crashed.
+    pub fn is_down(&self, node: usize) -> bool {
+        self.crashed_with.is_some() && self.config.finder_crashes == Some(node)
+    }
+
     fn deliver(&mut self, to: usize, from: usize, link: Link) {
+        if self.is_down(to) {
+            return;
+        }
         let now = self.clock(to);
         let node = &mut self.nodes[to];
         let Ok(proven) = link.prove(node.chain.pool(), node.chain.params()) else {
@@ -327,6 +353,9 @@ impl Sim {
     }
 
     fn learn_block(&mut self, to: usize, hash: Hash256, height: u32) {
+        if self.is_down(to) {
+            return;
+        }
         let now = self.clock(to);
         let node = &mut self.nodes[to];
         if height > node.block.height {
