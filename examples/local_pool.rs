@@ -46,10 +46,14 @@ fn atoms(a: u64) -> String {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // gossipsub warns when a link is pushed that the network already has
+    // (a held link pushed once it joins): expected, so not shown by default.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,libp2p_gossipsub=error".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let config = LocalPoolConfig {

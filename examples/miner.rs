@@ -33,10 +33,14 @@ struct Args {
 
 #[tokio::main]
 async fn main() {
+    // gossipsub warns when a link is pushed that the network already has
+    // (a held link pushed once it joins): expected, so not shown by default.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,libp2p_gossipsub=error".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let stop = stop_flag();

@@ -87,10 +87,14 @@ fn load_or_create_key(path: &PathBuf) -> std::io::Result<Keypair> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // gossipsub warns when a link is pushed that the network already has
+    // (a held link pushed once it joins): expected, so not shown by default.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,libp2p_gossipsub=error".into()),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let key_path = args
@@ -163,6 +167,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("shutting down");
     println!("{}", status_line(&node).await);
+    // What every miner earned over the settled blocks: the same on every
+    // node of the pool (compare them).
+    let balances = node.balances();
+    println!(
+        "earned over {} settled blocks (conserved: {}):",
+        node.blocks().len(),
+        balances.consistent
+    );
+    for b in &balances.accounts {
+        println!("    {:<24} {:>16} atoms", b.payout, b.credited);
+    }
     node.shutdown().await;
     Ok(())
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use chiral_pool_core::chain::WorkSource;
 use chiral_pool_core::ids::LinkId;
-use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip};
 use chiral_pool_core::sharechain::{Link, Origin, ProvenLink};
 use tokio::sync::{mpsc, watch};
@@ -77,9 +76,16 @@ impl LinkKeeper {
                     break;
                 }
             };
-            next = Commitment::from_coinbase(&link.coinbase)
-                .ok()
-                .and_then(|c| c.parent);
+            // Each fetched link must carry its work before the next is
+            // asked for: a peer cannot make this node hold thousands of
+            // links that cost nothing.
+            match link.clone().prove(&self.pool, &self.params) {
+                Ok(proven) => next = proven.parent(),
+                Err(e) => {
+                    debug!(error = %e, "a fetched link does not prove");
+                    break;
+                }
+            }
             out.push(link);
         }
         out.reverse();
