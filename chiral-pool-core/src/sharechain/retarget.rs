@@ -24,16 +24,43 @@ pub(super) struct Sample {
 /// `target_spacing_secs` per link:
 /// `D = work * spacing / span_secs`. The step from the parent's difficulty
 /// is clamped to a factor of `retarget_max_step` either way, and the result
-/// never goes below the floor. It never goes above `network_cap` either
-/// (the network difficulty of the parent's header): every block is then a
-/// link, so every block is paid by the chain. Everything is integer
-/// arithmetic; the result goes through the compact form, so peers compare
-/// four bytes.
+/// never goes below the floor. Its target is never harder than
+/// `network_cap` either (the network target of the parent's header, as its
+/// bits): every block is then a link, so every block is paid by the chain
+/// and every node learns it. The comparison is on the targets themselves:
+/// the compact form rounds a target down, so a difficulty cap alone could
+/// leave the chain target a hair harder than the network's. Everything is
+/// integer arithmetic; the result goes through the compact form, so peers
+/// compare four bytes.
 pub(super) fn next_bits(
     params: &ChainParams,
     samples: &[Sample],
     parent_difficulty: Option<Difficulty>,
-    network_cap: Option<u128>,
+    network_cap: Option<CompactTarget>,
+) -> CompactTarget {
+    let bits = retarget(params, samples, parent_difficulty);
+    let Some(network_bits) = network_cap else {
+        return bits;
+    };
+    let (Ok(target), Ok(network)) = (
+        Target::from_compact(bits),
+        Target::from_compact(network_bits),
+    ) else {
+        return bits;
+    };
+    // Only where the network's target is within the floor: a network
+    // easier than the floor leaves blocks that are not links (documented).
+    if target < network && network <= params.floor_target() {
+        return network_bits;
+    }
+    bits
+}
+
+/// The retarget alone, before the network cap.
+fn retarget(
+    params: &ChainParams,
+    samples: &[Sample],
+    parent_difficulty: Option<Difficulty>,
 ) -> CompactTarget {
     let floor = params.min_difficulty.raw();
     let Some(parent) = parent_difficulty.map(Difficulty::raw) else {
@@ -41,8 +68,7 @@ pub(super) fn next_bits(
     };
     let n = samples.len();
     if n < 2 {
-        let capped = network_cap.map_or(parent, |cap| parent.min(cap));
-        return to_bits(params, capped.max(floor));
+        return to_bits(params, parent.max(floor));
     }
     let mut times: Vec<u32> = samples.iter().map(|s| s.time).collect();
     times.sort_unstable();
@@ -59,8 +85,7 @@ pub(super) fn next_bits(
     let wanted = u128::try_from(numerator / denominator).unwrap_or(u128::MAX);
     let step = u128::from(params.retarget_max_step);
     let clamped = wanted.clamp(parent / step, parent.saturating_mul(step));
-    let capped = network_cap.map_or(clamped, |cap| clamped.min(cap));
-    to_bits(params, capped.max(floor))
+    to_bits(params, clamped.max(floor))
 }
 
 fn to_bits(params: &ChainParams, difficulty: u128) -> CompactTarget {
@@ -118,16 +143,24 @@ mod tests {
     }
 
     #[test]
-    fn the_chain_is_never_harder_than_the_network() {
+    fn the_chain_target_is_never_harder_than_the_network_target() {
         let d = 1u128 << 40;
-        let cap = d / 3;
-        let bits = next_bits(
-            &params(),
-            &samples(60, 10, d),
-            Some(Difficulty::from_raw(d)),
-            Some(cap),
-        );
-        assert!(difficulty(bits) <= cap);
+        for divisor in [3u128, 7, 1_000] {
+            // A network target whose compact form is not the chain's.
+            let network = Target::from_fixed_difficulty(Difficulty::from_raw(d / divisor + 12_345))
+                .to_compact_lossy();
+            let bits = next_bits(
+                &params(),
+                &samples(60, 10, d),
+                Some(Difficulty::from_raw(d)),
+                Some(network),
+            );
+            let (chain, net) = (
+                Target::from_compact(bits).expect("valid"),
+                Target::from_compact(network).expect("valid"),
+            );
+            assert!(chain >= net, "chain target harder than the network's");
+        }
     }
 
     #[test]

@@ -148,7 +148,7 @@ impl ShareChain {
             &self.params,
             &samples,
             Some(Difficulty::from_raw(parent.difficulty)),
-            Some(parent.network_difficulty),
+            Some(parent.link.header().bits()),
         )
     }
 
