@@ -172,17 +172,12 @@ fn an_unknown_block_is_pending_and_a_lower_or_wrong_height_is_refused() {
 /// Two siblings on the tip's parent: the second becomes a possible uncle.
 fn with_a_sibling() -> (LinkFixture, LinkId, LinkId) {
     let (mut f, ids) = chain_of(5);
+    // The rule gives the sibling the same bits as the tip (same parent).
     let parent_position = JobPosition {
         parent: Some(ids[3]),
         uncles: Vec::new(),
-        chain_bits: f.chain.job().chain_bits,
+        chain_bits: f.chain.get(&ids[4]).expect("tip").commitment().chain_bits,
         min_time: 0,
-    };
-    // The rule gives the sibling the same bits as the tip (same parent).
-    let tip_link = f.chain.get(&ids[4]).expect("tip").commitment().chain_bits;
-    let parent_position = JobPosition {
-        chain_bits: tip_link,
-        ..parent_position
     };
     let sibling = f.link_at(&parent_position, "carol", T0 + 45, 55);
     let sibling_id = id(&sibling);

@@ -89,7 +89,6 @@ pub struct LinkKeeper {
     unsettled: Mutex<Vec<LinkId>>,
     work: Arc<SyntheticChain>,
     gossip: KadStore,
-    store: Option<Arc<LinkStore>>,
     /// The link store's writer thread and its queue, closed and joined at
     /// shutdown so nothing saved is lost and the database is released.
     writer: Mutex<Option<StoreWriter>>,
@@ -122,7 +121,7 @@ impl LinkKeeper {
             chain.add_block(known.prev_hash, known.height, clock.now());
         }
         let (position, _) = watch::channel(chain.job());
-        let writer = store.clone().map(StoreWriter::spawn);
+        let writer = store.map(StoreWriter::spawn);
         Ok(Arc::new(LinkKeeper {
             pool,
             params,
@@ -133,7 +132,6 @@ impl LinkKeeper {
             unsettled: Mutex::default(),
             work,
             gossip,
-            store,
             writer: Mutex::new(writer),
             clock,
             verified: AtomicU64::new(0),
@@ -391,7 +389,7 @@ impl LinkKeeper {
     }
 
     fn save(&self, ids: &[LinkId]) {
-        if self.store.is_none() || ids.is_empty() {
+        if lock(&self.writer).is_none() || ids.is_empty() {
             return;
         }
         let links: Vec<Link> = {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use chiral_pool_core::chain::WorkSource;
 use chiral_pool_core::ids::LinkId;
 use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip};
-use chiral_pool_core::sharechain::{Link, Origin, ProvenLink};
+use chiral_pool_core::sharechain::{Origin, ProvenLink};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::debug;
@@ -55,8 +55,9 @@ impl LinkKeeper {
     }
 
     /// Fetches `id` and its ancestors from `origin` until one is known here
-    /// (or a genesis link, or the retention depth), oldest first.
-    async fn backfill(&self, origin: Origin, id: LinkId) -> Vec<Link> {
+    /// (or a genesis link, or the retention depth), oldest first, each
+    /// proven as it arrives (and so only once).
+    async fn backfill(&self, origin: Origin, id: LinkId) -> Vec<ProvenLink> {
         let limit = self.params.retained_links() as usize;
         let mut out = Vec::new();
         let mut next = Some(id);
@@ -79,14 +80,16 @@ impl LinkKeeper {
             // Each fetched link must carry its work before the next is
             // asked for: a peer cannot make this node hold thousands of
             // links that cost nothing.
-            match link.clone().prove(&self.pool, &self.params) {
-                Ok(proven) => next = proven.parent(),
+            match link.prove(&self.pool, &self.params) {
+                Ok(proven) => {
+                    next = proven.parent();
+                    out.push(proven);
+                }
                 Err(e) => {
                     debug!(error = %e, "a fetched link does not prove");
                     break;
                 }
             }
-            out.push(link);
         }
         out.reverse();
         out
@@ -96,7 +99,7 @@ impl LinkKeeper {
 /// Ancestor fetches in flight.
 #[derive(Default)]
 struct Backfills {
-    tasks: JoinSet<(LinkId, Origin, Vec<Link>)>,
+    tasks: JoinSet<(LinkId, Origin, Vec<ProvenLink>)>,
     in_flight: HashSet<LinkId>,
 }
 
@@ -132,13 +135,7 @@ pub(in crate::node) async fn run(
                 let Ok((id, origin, links)) = done else { continue };
                 backfills.in_flight.remove(&id);
                 for link in links {
-                    match link.prove(&keeper.pool, &keeper.params) {
-                        Ok(proven) => keeper.handle(proven, origin, None),
-                        Err(e) => {
-                            debug!(error = %e, "fetched link does not prove");
-                            break;
-                        }
-                    }
+                    keeper.handle(link, origin, None);
                 }
             }
             _ = stop.changed() => break,
