@@ -89,7 +89,28 @@ impl LinkId {
         shown.reverse();
         hex::encode(shown)
     }
+
+    /// Parses [`LinkId::to_hex`]'s form: 64 hex digits in display order.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        out.reverse();
+        Some(LinkId(out))
+    }
+
+    /// Whether this link is a checkpoint: its id's lowest byte is a
+    /// multiple of [`CHECKPOINT_EVERY`], so about one link in 64 is one,
+    /// and any node tells which without knowing its height.
+    pub fn is_checkpoint(&self) -> bool {
+        // Byte 0 is the least significant byte of the hash as a number:
+        // uniform, whatever target the link met.
+        self.0[0] % CHECKPOINT_EVERY == 0
+    }
 }
+
+/// One link in this many, on average, is a checkpoint
+/// ([`LinkId::is_checkpoint`]).
+pub const CHECKPOINT_EVERY: u8 = 64;
 
 impl fmt::Debug for LinkId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::identity::PublicKey;
-use crate::ids::PoolId;
+use crate::ids::{LinkId, PoolId};
 
 /// Longest key, bytes.
 pub const MAX_KEY_LEN: usize = 256;
@@ -21,6 +21,13 @@ pub const COORDINATOR_PREFIX: &str = "chiral:coordinator:";
 /// the pools one publisher announces; `chiral:directory:pools` is the
 /// provider set of all publishers.
 pub const DIRECTORY_PREFIX: &str = "chiral:directory:";
+/// Namespace of share chain links: `chiral:link:<pool id hex>:<link id hex>`.
+pub const LINK_PREFIX: &str = "chiral:link:";
+/// Namespace of share chain checkpoints:
+/// `chiral:checkpoint:<pool id hex>:<link id hex>`.
+pub const CHECKPOINT_PREFIX: &str = "chiral:checkpoint:";
+/// Namespace of pool parameters: `chiral:params:<pool id hex>`.
+pub const PARAMS_PREFIX: &str = "chiral:params:";
 
 /// A DHT key in one of the `chiral:` namespaces.
 ///
@@ -72,6 +79,21 @@ impl RecordKey {
         RecordKey(format!("{DIRECTORY_PREFIX}pools"))
     }
 
+    /// Key of a share chain link: its pool and its id.
+    pub fn link(pool: &PoolId, id: &LinkId) -> Self {
+        RecordKey(format!("{LINK_PREFIX}{}:{}", pool.to_hex(), id.to_hex()))
+    }
+
+    /// Key of the checkpoint at a checkpoint link.
+    pub fn checkpoint(pool: &PoolId, id: &LinkId) -> Self {
+        RecordKey(format!("{CHECKPOINT_PREFIX}{}:{}", pool.to_hex(), id.to_hex()))
+    }
+
+    /// Key of a pool's parameters.
+    pub fn params(pool: &PoolId) -> Self {
+        RecordKey(format!("{PARAMS_PREFIX}{}", pool.to_hex()))
+    }
+
     /// Accepts a key of at most [`MAX_KEY_LEN`] bytes in a known namespace.
     pub fn parse(s: &str) -> Option<Self> {
         let known = [
@@ -79,6 +101,9 @@ impl RecordKey {
             SHARE_PREFIX,
             COORDINATOR_PREFIX,
             DIRECTORY_PREFIX,
+            LINK_PREFIX,
+            CHECKPOINT_PREFIX,
+            PARAMS_PREFIX,
         ];
         (s.len() <= MAX_KEY_LEN && known.iter().any(|p| s.starts_with(p)))
             .then(|| RecordKey(s.to_owned()))

@@ -5,11 +5,16 @@
 //! key is bound to the signer (see [`SignedRecord::verify`]). Verification
 //! runs on write and on read.
 
+mod certified;
 mod key;
 mod lease;
 
+pub use certified::{
+    Checkpoint, PoolParams, LINK_RECORD_TTL_SECS, MAX_CHECKPOINT_EARLIER, MAX_CHECKPOINT_SPAN,
+};
 pub use key::{
-    RecordKey, COORDINATOR_PREFIX, DIRECTORY_PREFIX, MAX_KEY_LEN, POOL_PREFIX, SHARE_PREFIX,
+    RecordKey, CHECKPOINT_PREFIX, COORDINATOR_PREFIX, DIRECTORY_PREFIX, LINK_PREFIX, MAX_KEY_LEN,
+    PARAMS_PREFIX, POOL_PREFIX, SHARE_PREFIX,
 };
 pub use lease::CoordinatorLease;
 
@@ -19,6 +24,7 @@ use crate::codec::{self, CodecError};
 use crate::identity::{IdentityError, Keypair, PublicKey, Signature};
 use crate::ids::PoolId;
 use crate::pool::{PoolAnnouncement, PoolError};
+use crate::sharechain::{LinkError, ParamsError};
 
 /// Envelope format version written by this crate.
 pub const RECORD_VERSION: u8 = 1;
@@ -43,6 +49,15 @@ pub enum RecordKind {
     Coordinator,
     /// A publisher's list of pools; the key names the signer.
     Directory,
+    /// A share chain link, keyed by its pool and id; its work is its
+    /// authority, the signer only carries it (see [`Checkpoint`]'s module).
+    Link,
+    /// A [`Checkpoint`] at a checkpoint link; checked by the links it
+    /// names, carried by any member.
+    Checkpoint,
+    /// A pool's [`PoolParams`]; they hash to the key's pool id, so any
+    /// member carries them.
+    Params,
 }
 
 /// Why a record is rejected.
@@ -91,6 +106,15 @@ pub enum RecordError {
     /// The pool announcement inside is invalid.
     #[error("pool announcement: {0}")]
     Pool(#[from] PoolError),
+    /// The link inside does not certify (its work, pool or encoding).
+    #[error("link record: {0}")]
+    Link(#[from] LinkError),
+    /// The pool parameters inside are out of range.
+    #[error("pool parameters: {0}")]
+    Params(#[from] ParamsError),
+    /// The content breaks a bound of its kind.
+    #[error("record content: {0}")]
+    Content(&'static str),
 }
 
 /// A signed, expiring record.
@@ -257,6 +281,11 @@ impl SignedRecord {
                 let rest = namespace(DIRECTORY_PREFIX)?;
                 bound(rest == self.publisher.to_hex())
             }
+            RecordKind::Link => certified::check_binding(self, namespace(LINK_PREFIX)?),
+            RecordKind::Checkpoint => {
+                certified::check_binding(self, namespace(CHECKPOINT_PREFIX)?)
+            }
+            RecordKind::Params => certified::check_binding(self, namespace(PARAMS_PREFIX)?),
         }
     }
 

@@ -165,6 +165,28 @@ impl Link {
     /// rules, hashing the header once. What needs ancestors is checked
     /// when the link joins a [`super::ShareChain`].
     pub fn prove(self, pool: &PoolId, params: &ChainParams) -> Result<ProvenLink, LinkError> {
+        let (parsed, commitment, id, chain_target) = self.work(pool)?;
+        self.checked(&parsed, commitment, id, chain_target, params)
+    }
+
+    /// The checks that need neither the pool's rules nor any ancestor:
+    /// sizes, the commitment for `pool`, the merkle root, and the header
+    /// hash meeting the chain target the link commits to. What a store
+    /// runs before keeping a link record ([`crate::record::RecordKind::Link`]):
+    /// the link's work is its authority.
+    pub fn certify(&self, pool: &PoolId) -> Result<Certified, LinkError> {
+        let (_, commitment, id, _) = self.work(pool)?;
+        Ok(Certified {
+            id: LinkId::from_bytes(id),
+            parent: commitment.parent,
+        })
+    }
+
+    /// The context-free part of [`Link::prove`].
+    fn work(
+        &self,
+        pool: &PoolId,
+    ) -> Result<(ParsedCoinbase, Commitment, Hash256, Target), LinkError> {
         if self.coinbase.len() > MAX_COINBASE_LEN {
             return Err(LinkError::Malformed("coinbase too long"));
         }
@@ -186,7 +208,14 @@ impl Link {
         if !chain_target.is_met_by(&id) {
             return Err(LinkError::LowWork);
         }
-        self.checked(&parsed, commitment, id, chain_target, params)
+        Ok((parsed, commitment, id, chain_target))
+    }
+
+    /// The parent a link commits to, read without checking its work (for a
+    /// link a store already certified).
+    pub fn committed_parent(&self) -> Result<Option<LinkId>, LinkError> {
+        let parsed = ParsedCoinbase::parse(&self.coinbase).map_err(CommitmentError::from)?;
+        Ok(Commitment::from_parsed(&parsed, &self.coinbase)?.parent)
     }
 
     /// The checks left once the hash is known to meet `chain_target`.
@@ -228,6 +257,15 @@ impl Link {
             link: self,
         })
     }
+}
+
+/// What [`Link::certify`] found: the link's id and the parent it commits to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Certified {
+    /// The link's id (its header hash).
+    pub id: LinkId,
+    /// The parent it commits to; `None` for a genesis link.
+    pub parent: Option<LinkId>,
 }
 
 /// A link whose own proof holds: its header hash meets the target it

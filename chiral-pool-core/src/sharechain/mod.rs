@@ -31,7 +31,7 @@ mod retarget;
 mod window;
 
 pub use chain::{Added, InsertError, Insertion, JobPosition, ShareChain};
-pub use link::{Link, LinkError, ProvenLink, MAX_LINK_BYTES};
+pub use link::{Certified, Link, LinkError, ProvenLink, MAX_LINK_BYTES};
 pub use params::{ChainParams, ParamsError};
 pub use pending::{NotHeld, Origin, Pending, PendingLimits};
 pub use window::{Window, WindowEnd};
