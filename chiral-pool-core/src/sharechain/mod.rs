@@ -28,6 +28,7 @@ mod link;
 mod params;
 mod pending;
 mod retarget;
+pub mod sync;
 mod window;
 
 pub use chain::{Added, InsertError, Insertion, JobPosition, ShareChain};

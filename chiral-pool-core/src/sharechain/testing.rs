@@ -1,8 +1,10 @@
 //! Mining links on a synthetic chain, for tests, simulators and benches
 //! (feature `test-utils`). Not for production use.
 
-use super::chain::JobPosition;
+use super::chain::{JobPosition, ShareChain};
 use super::link::Link;
+use super::params::ChainParams;
+use super::pending::{Origin, PendingLimits};
 use crate::ids::{PayoutId, PoolId};
 use crate::pow::{CompactTarget, Hash256, Target};
 use crate::share::commitment::Commitment;
@@ -88,4 +90,35 @@ pub fn mine_with_branch(
         }
     }
     unreachable!("the extranonce space is not exhausted")
+}
+
+/// A chain of `n` links `spacing` seconds apart from `t0`, all on `block`,
+/// mined in turn by four miners, each on the tip before it (no uncles).
+/// The chain's clock is far ahead, so no link waits for it.
+///
+/// # Panics
+/// If `params` are invalid or a mined link does not join (a bug).
+pub fn linear_chain(
+    pool: PoolId,
+    params: &ChainParams,
+    block: BlockRef,
+    n: usize,
+    t0: u32,
+    spacing: u32,
+) -> ShareChain {
+    let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default())
+        .expect("valid chain params");
+    chain.add_block(block.prev_hash, block.height, u64::from(t0));
+    let miners: Vec<PayoutId> = (0..4)
+        .map(|i| PayoutId::new(format!("m{i}")).expect("valid"))
+        .collect();
+    for i in 0..n {
+        let time = t0 + spacing * i as u32;
+        let link = mine_link(pool, &chain.job(), &miners[i % 4], block, time, i as u64);
+        let proven = link.prove(&pool, params).expect("proves");
+        chain
+            .insert(proven, Origin::LOCAL, u64::MAX / 2)
+            .expect("joins");
+    }
+    chain
 }

@@ -3,6 +3,7 @@
 
 use super::{Entry, JobPosition, ShareChain};
 use crate::ids::LinkId;
+use crate::record::{Checkpoint, MAX_CHECKPOINT_EARLIER, MAX_CHECKPOINT_SPAN};
 use crate::payout::{RewardCuts, Settlement};
 use crate::sharechain::retarget::next_bits;
 use crate::sharechain::window::{walk, Window, WindowEnd};
@@ -114,5 +115,34 @@ impl ShareChain {
             window.weights,
             0,
         ))
+    }
+
+    /// The checkpoint at `at` (a checkpoint link this chain holds): its
+    /// ancestors back to the previous checkpoint link, and the checkpoint
+    /// links below that, as far as this chain holds them. `None` if `at`
+    /// is not a held checkpoint link or its parent is not held.
+    pub fn checkpoint(&self, at: &LinkId) -> Option<Checkpoint> {
+        if !at.is_checkpoint() {
+            return None;
+        }
+        let mut cursor = self.get(at)?.parent();
+        let mut ancestors = Vec::new();
+        while let Some(id) = cursor {
+            let Some(link) = self.get(&id) else { break };
+            ancestors.push(id);
+            cursor = link.parent();
+            if id.is_checkpoint() || ancestors.len() == MAX_CHECKPOINT_SPAN {
+                break;
+            }
+        }
+        let mut earlier = Vec::new();
+        while let Some(id) = cursor.filter(|_| earlier.len() < MAX_CHECKPOINT_EARLIER) {
+            let Some(link) = self.get(&id) else { break };
+            if id.is_checkpoint() {
+                earlier.push(id);
+            }
+            cursor = link.parent();
+        }
+        (!ancestors.is_empty()).then_some(Checkpoint { ancestors, earlier })
     }
 }
