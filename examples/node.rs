@@ -146,18 +146,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ = tokio::signal::ctrl_c() => break,
             _ = status.tick() => {
                 if node.pool().is_none() {
-                    // A follower: join the pool asked for, or the first
-                    // pool the directory lists.
-                    if let Ok(pools) = node.manager.discover_pools().await {
-                        let wanted = pools
-                            .iter()
-                            .find(|p| join.is_none_or(|id| p.announcement.id == id));
-                        if let Some(p) = wanted {
-                            node.follow(&p.announcement).await?;
-                            println!("following pool {} ({})", p.announcement.name, p.announcement.id);
-                            if let Some((addr, _)) = node.stratum() {
-                                println!("stratum: stratum+tcp://{addr}  (username: <payout id>.<worker>)");
-                            }
+                    // A follower: join the pool asked for (by its owner's
+                    // announcement or, failing that, the parameters any
+                    // member republishes), or the first pool listed.
+                    let wanted = match join {
+                        Some(id) => node.find_pool(&id).await,
+                        None => node
+                            .manager
+                            .discover_pools()
+                            .await
+                            .ok()
+                            .and_then(|pools| pools.into_iter().next())
+                            .map(|p| p.announcement),
+                    };
+                    if let Some(ann) = wanted {
+                        node.follow(&ann).await?;
+                        println!("following pool {} ({})", ann.name, ann.id);
+                        if let Some((addr, _)) = node.stratum() {
+                            println!("stratum: stratum+tcp://{addr}  (username: <payout id>.<worker>)");
                         }
                     }
                 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::pool::PoolAnnouncement;
 use chiral_pool::core::pow::Target;
+use chiral_pool::core::record::RecordKey;
+use chiral_pool::core::store::RecordStore;
 use chiral_pool::miner::{run_cpu_miner, MinerStats};
 use chiral_pool::node::{ChainBlock, NodeConfig, PoolNode, PoolSpec};
 use chiral_pool::stratum::client::ClientConfig;
@@ -176,4 +178,76 @@ async fn four_nodes_miners_on_two_a_restart_all_agree() {
         node.shutdown().await;
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_node_joins_from_the_records_members_carry_and_agrees() {
+    let a = PoolNode::start(announcing(Keypair::generate()))
+        .await
+        .expect("a");
+    let pool = a.pool().expect("a pool");
+    let b = PoolNode::start(config(Keypair::generate(), a.store.dial_addresses()))
+        .await
+        .expect("b");
+    b.store.wait_for_peers(1).await;
+    let ann = discover(&b, pool).await;
+    b.follow(&ann).await.expect("follows");
+    let stop = chiral_pool::node::stop_flag();
+    let m = miner(&a, "alice.rig", &stop);
+    settled(&[&a, &b], 2, Duration::from_secs(120)).await;
+
+    // A late node reads the pool from its parameters record (any member
+    // carries one; it hashes to the pool id), not from an announcement.
+    let c = PoolNode::start(config(Keypair::generate(), b.store.dial_addresses()))
+        .await
+        .expect("c");
+    c.store.wait_for_peers(1).await;
+    let from_params = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let records = c
+                .store
+                .get(&RecordKey::params(&pool))
+                .await
+                .unwrap_or_default();
+            if let Some(p) = records.iter().find_map(|r| r.params_payload().ok()) {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("a member's parameters record is found");
+    assert_eq!(from_params.id(), pool);
+    let joined = from_params.announcement(0, u64::MAX / 2);
+    assert_eq!(joined.id, pool);
+    assert_eq!(joined.chain, ann.chain);
+    // The links are records too, under their ids (the tip's record may
+    // still be on its way when the tip is read: read until it is there).
+    let tip = a.chain_status().tip.expect("a tip");
+    let stored = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let records = c
+                .store
+                .get(&RecordKey::link(&pool, &tip))
+                .await
+                .unwrap_or_default();
+            if let Some(link) = records.iter().find_map(|r| r.link_payload().ok()) {
+                return link;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the tip's link record is found");
+    assert_eq!(stored.header.hash(), *tip.as_bytes());
+
+    c.follow(&joined).await.expect("follows");
+    let target = a.blocks().len() + 2;
+    settled(&[&a, &b, &c], target, Duration::from_secs(120)).await;
+    stop.store(true, Ordering::Relaxed);
+    let _ = m.await;
+    assert!(assert_same_payouts(&[&a, &b, &c]) >= 2 * target);
+    for node in [&a, &b, &c] {
+        node.shutdown().await;
+    }
 }

@@ -9,8 +9,8 @@ use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{LinkId, PoolId};
 use chiral_pool_core::pow::{CompactTarget, Difficulty, Target};
 use chiral_pool_core::record::{
-    Checkpoint, PoolParams, RecordError, RecordKey, RecordKind, SignedRecord,
-    LINK_RECORD_TTL_SECS, MAX_CHECKPOINT_SPAN,
+    Checkpoint, PoolParams, RecordError, RecordKey, RecordKind, SignedRecord, LINK_RECORD_TTL_SECS,
+    MAX_CHECKPOINT_SPAN,
 };
 use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::sharechain::testing::mine_commitment;
@@ -68,12 +68,22 @@ fn a_link_record_under_another_id_pool_or_expiry_is_refused() {
     let bytes = link.to_bytes().expect("encodes");
     let expiry = u64::from(T0) + LINK_RECORD_TTL_SECS;
     let sign = |key: RecordKey, expires_at: u64| {
-        SignedRecord::sign(&carrier(), RecordKind::Link, key, bytes.clone(), 0, expires_at)
-            .expect("signs")
+        SignedRecord::sign(
+            &carrier(),
+            RecordKind::Link,
+            key,
+            bytes.clone(),
+            0,
+            expires_at,
+        )
+        .expect("signs")
     };
     // The key names another link.
     let wrong_id = sign(RecordKey::link(&pool(), &other_id), expiry);
-    assert!(matches!(wrong_id.verify(now()), Err(RecordError::KeyBinding(_))));
+    assert!(matches!(
+        wrong_id.verify(now()),
+        Err(RecordError::KeyBinding(_))
+    ));
     // The key names another pool: the commitment says otherwise.
     let id = LinkId::from_bytes(link.header.hash());
     let wrong_pool = sign(RecordKey::link(&PoolId::from_bytes([1; 32]), &id), expiry);
@@ -83,7 +93,10 @@ fn a_link_record_under_another_id_pool_or_expiry_is_refused() {
     );
     // An expiry the carrier chose: a link record lives as its header says.
     let longer = sign(RecordKey::link(&pool(), &id), expiry + 60);
-    assert!(matches!(longer.verify(now()), Err(RecordError::KeyBinding(_))));
+    assert!(matches!(
+        longer.verify(now()),
+        Err(RecordError::KeyBinding(_))
+    ));
 }
 
 #[test]
@@ -148,7 +161,10 @@ fn params_records_hash_to_their_pool_and_any_member_carries_them() {
         now() + 3_600,
     )
     .expect("signs");
-    assert!(matches!(forged.verify(now()), Err(RecordError::KeyBinding(_))));
+    assert!(matches!(
+        forged.verify(now()),
+        Err(RecordError::KeyBinding(_))
+    ));
 
     // Rules out of range are refused by name.
     let mut broken = params;

@@ -82,7 +82,10 @@ async fn checkpoints_turn_a_serial_sync_into_a_few_rounds() {
     let gossip = GossipHub::new().member();
     let p = params();
     let tip = chain.tip().expect("tip");
-    let synced = fetch_ancestry(&gossip, &store, &request(Origin::LOCAL, &p), tip, &|_| false).await;
+    let synced = fetch_ancestry(&gossip, &store, &request(Origin::LOCAL, &p), tip, &|_| {
+        false
+    })
+    .await;
     let got: Vec<LinkId> = synced.links.iter().map(|l| l.id()).collect();
     assert_eq!(got, ids(&chain), "every link, oldest first");
     assert_eq!(synced.from_store, LINKS);
@@ -154,7 +157,10 @@ async fn a_wrong_checkpoint_costs_fetches_never_a_wrong_chain() {
     let gossip = GossipHub::new().member();
     let p = params();
     let tip = chain.tip().expect("tip");
-    let synced = fetch_ancestry(&gossip, &store, &request(Origin::LOCAL, &p), tip, &|_| false).await;
+    let synced = fetch_ancestry(&gossip, &store, &request(Origin::LOCAL, &p), tip, &|_| {
+        false
+    })
+    .await;
     let got: Vec<LinkId> = synced.links.iter().map(|l| l.id()).collect();
     assert_eq!(got, all, "the walk goes on link by link");
     assert!(synced.unused > 0, "the misnamed links were fetched, unused");
@@ -182,7 +188,13 @@ async fn a_sync_stops_at_its_limit_and_at_a_missing_link() {
 
     // An id nobody holds: nothing, and no panic.
     let nobody = LinkId::from_bytes([0xee; 32]);
-    let synced = fetch_ancestry(&gossip, &store, &request(Origin::LOCAL, &p), nobody, &|_| false)
-        .await;
+    let synced = fetch_ancestry(
+        &gossip,
+        &store,
+        &request(Origin::LOCAL, &p),
+        nobody,
+        &|_| false,
+    )
+    .await;
     assert!(synced.links.is_empty());
 }

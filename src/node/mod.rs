@@ -35,7 +35,9 @@ use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::manager::PoolManager;
 use chiral_pool_core::pool::{PayoutScheme, PoolAnnouncement};
 use chiral_pool_core::pow::Difficulty;
+use chiral_pool_core::record::RecordKey;
 use chiral_pool_core::share::ShareValidatorConfig;
+use chiral_pool_core::store::RecordStore;
 use chiral_pool_dht::KadStore;
 use chiral_stratum::server::ServerStats;
 use tokio::sync::watch;
@@ -132,6 +134,24 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl PoolNode {
+    /// Finds pool `id`: its owner's announcement if the directory lists it,
+    /// else the parameters record any member republishes (a pool outlives
+    /// its owner's announcement). `None` if neither is found.
+    pub async fn find_pool(&self, id: &PoolId) -> Option<PoolAnnouncement> {
+        if let Ok(pools) = self.manager.discover_pools().await {
+            if let Some(p) = pools.into_iter().find(|p| p.announcement.id == *id) {
+                return Some(p.announcement);
+            }
+        }
+        let now = self.config.clock.now();
+        let records = self.store.get(&RecordKey::params(id)).await.ok()?;
+        records
+            .iter()
+            .filter_map(|r| r.params_payload().ok())
+            .find(|p| p.id() == *id)
+            .map(|p| p.announcement(now, now + 3_600))
+    }
+
     /// Follows the pool `ann` announces: its share chain (links pushed by
     /// peers and fetched from them), its blocks and payouts; and serves its
     /// miners if this node was started with a Stratum address. Any member

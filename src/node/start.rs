@@ -10,6 +10,7 @@ use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::manager::{ManagerConfig, PoolManager};
 use chiral_pool_core::pool::PoolAnnouncement;
 use chiral_pool_core::pow::Target;
+use chiral_pool_core::record::PoolParams;
 use chiral_pool_core::sharechain::gossip::LinkGossip;
 use chiral_pool_core::sharechain::ChainParams;
 use chiral_pool_dht::{KadConfig, KadStore};
@@ -212,9 +213,14 @@ impl PoolNode {
         ann: &PoolAnnouncement,
     ) -> Result<Arc<LinkKeeper>, NodeError> {
         let store = lock(&self.link_store).clone();
+        let identity = PoolParams {
+            owner: ann.owner,
+            name: ann.name.clone(),
+            chain: ann.chain.clone(),
+        };
         let keeper = LinkKeeper::new(
-            ann.id,
-            ann.chain.clone(),
+            identity,
+            self.config.keypair.clone(),
             self.config.reward,
             self.chain.clone(),
             &self.history,
@@ -242,6 +248,12 @@ impl PoolNode {
         let weak = Arc::downgrade(&keeper);
         self.store
             .serve(Arc::new(move |id| weak.upgrade().and_then(|k| k.link(id))))
+            .await?;
+        let weak = Arc::downgrade(&keeper);
+        self.store
+            .admit_links(Arc::new(move |pool, link| {
+                weak.upgrade().is_some_and(|k| k.admits(pool, link))
+            }))
             .await?;
         let inbox = self.store.join(ann.id).await?;
         let (own, own_rx) = mpsc::channel(OWN_LINK_QUEUE);

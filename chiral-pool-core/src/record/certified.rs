@@ -14,8 +14,8 @@ use super::{RecordError, RecordKey, RecordKind, SignedRecord, MAX_RECORD_BYTES, 
 use crate::codec;
 use crate::identity::{Keypair, PublicKey};
 use crate::ids::{LinkId, PoolId};
-use crate::pool::MAX_NAME_LEN;
-use crate::sharechain::{ChainParams, Link};
+use crate::pool::{PoolAnnouncement, MAX_NAME_LEN};
+use crate::sharechain::{Certified, ChainParams, Link};
 
 /// How long a link record lives after its header time, seconds (47 h):
 /// two windows at the default time cap, within [`MAX_TTL_SECS`] even for
@@ -68,6 +68,14 @@ impl PoolParams {
     /// The id these parameters hash to.
     pub fn id(&self) -> PoolId {
         self.chain.pool_id(&self.owner, &self.name)
+    }
+
+    /// An announcement of this pool made from its parameters alone (no
+    /// Stratum URL, no statistics): enough to follow it when the owner's
+    /// own announcement is gone.
+    pub fn announcement(&self, created_at: u64, expires_at: u64) -> PoolAnnouncement {
+        PoolAnnouncement::new(self.owner, &self.name, "", created_at, expires_at)
+            .with_chain(self.chain.clone())
     }
 }
 
@@ -128,6 +136,18 @@ impl SignedRecord {
         Ok(Link::from_bytes(&self.payload)?)
     }
 
+    /// The pool, id and parent of a link record that verified, read
+    /// without hashing again (the verification did).
+    pub fn link_summary(&self) -> Option<(PoolId, Certified)> {
+        if self.kind != RecordKind::Link {
+            return None;
+        }
+        let rest = self.key.as_str().strip_prefix(super::LINK_PREFIX)?;
+        let (pool, id) = pool_and_link(rest)?;
+        let parent = self.link_payload().ok()?.committed_parent().ok()?;
+        Some((pool, Certified { id, parent }))
+    }
+
     /// The checkpoint in a verified checkpoint record.
     pub fn checkpoint_payload(&self) -> Result<Checkpoint, RecordError> {
         self.expect_kind(RecordKind::Checkpoint)?;
@@ -162,7 +182,9 @@ fn check_checkpoint(checkpoint: &Checkpoint) -> Result<(), RecordError> {
         return Err(RecordError::Content("a checkpoint lists no ancestor"));
     }
     if checkpoint.ancestors.len() > MAX_CHECKPOINT_SPAN {
-        return Err(RecordError::Content("a checkpoint lists too many ancestors"));
+        return Err(RecordError::Content(
+            "a checkpoint lists too many ancestors",
+        ));
     }
     if checkpoint.earlier.len() > MAX_CHECKPOINT_EARLIER {
         return Err(RecordError::Content(

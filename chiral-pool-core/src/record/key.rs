@@ -86,7 +86,11 @@ impl RecordKey {
 
     /// Key of the checkpoint at a checkpoint link.
     pub fn checkpoint(pool: &PoolId, id: &LinkId) -> Self {
-        RecordKey(format!("{CHECKPOINT_PREFIX}{}:{}", pool.to_hex(), id.to_hex()))
+        RecordKey(format!(
+            "{CHECKPOINT_PREFIX}{}:{}",
+            pool.to_hex(),
+            id.to_hex()
+        ))
     }
 
     /// Key of a pool's parameters.

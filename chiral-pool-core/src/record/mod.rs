@@ -282,9 +282,7 @@ impl SignedRecord {
                 bound(rest == self.publisher.to_hex())
             }
             RecordKind::Link => certified::check_binding(self, namespace(LINK_PREFIX)?),
-            RecordKind::Checkpoint => {
-                certified::check_binding(self, namespace(CHECKPOINT_PREFIX)?)
-            }
+            RecordKind::Checkpoint => certified::check_binding(self, namespace(CHECKPOINT_PREFIX)?),
             RecordKind::Params => certified::check_binding(self, namespace(PARAMS_PREFIX)?),
         }
     }

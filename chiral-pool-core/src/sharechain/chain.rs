@@ -177,6 +177,16 @@ impl ShareChain {
         self.links.get(id).map(|e| e.height)
     }
 
+    /// Whether `id` is a valid link at most the uncle depth below the best
+    /// tip: a link built on it could still join the best chain (as a
+    /// link or an uncle). What a replica asks before storing a link.
+    pub fn near_tip(&self, id: &LinkId) -> bool {
+        match (self.height_of(id), self.height()) {
+            (Some(h), Some(best)) => h + u64::from(self.params.uncle_depth) >= best,
+            _ => false,
+        }
+    }
+
     /// Cumulative work of the best tip.
     pub fn tip_work(&self) -> u128 {
         self.best

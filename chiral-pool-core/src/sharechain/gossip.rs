@@ -11,7 +11,7 @@
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::link::Link;
+use super::link::{Certified, Link};
 use super::pending::Origin;
 use crate::ids::{LinkId, PoolId};
 
@@ -86,6 +86,12 @@ pub trait LinkGossip: Send + Sync {
     /// request. Set once, by the node that holds the chain.
     async fn serve(&self, lookup: LinkLookup) -> Result<(), GossipError>;
 }
+
+/// Whether a replica keeps a peer's link record (the replica rule): given
+/// the link's pool and what [`Link::certify`] found, a member keeps a
+/// link whose parent is within the uncle depth of a tip it knows, so
+/// links on invented or deep ancestors cannot fill its store.
+pub type LinkAdmission = std::sync::Arc<dyn Fn(&PoolId, &Certified) -> bool + Send + Sync>;
 
 /// What a node answers when a peer asks for a link by id.
 pub type LinkLookup = std::sync::Arc<dyn Fn(&LinkId) -> Option<Link> + Send + Sync>;

@@ -103,7 +103,11 @@ where
         // checkpoints name, all at once, then keep what chains.
         let named = fetcher.plan(id, parent, &mut synced).await;
         let budget = request.limit - newest_first.len();
-        let wanted: Vec<LinkId> = named.into_iter().filter(|i| !known(i)).take(budget).collect();
+        let wanted: Vec<LinkId> = named
+            .into_iter()
+            .filter(|i| !known(i))
+            .take(budget)
+            .collect();
         if wanted.is_empty() {
             continue;
         }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use chiral_pool_core::ids::{LinkId, PoolId};
 use chiral_pool_core::sharechain::gossip::{
-    Acceptance, GossipError, IncomingLink, LinkGossip, LinkLookup, Ticket,
+    Acceptance, GossipError, IncomingLink, LinkAdmission, LinkGossip, LinkLookup, Ticket,
 };
 use chiral_pool_core::sharechain::{Link, Origin};
 use tokio::sync::{mpsc, oneshot};
@@ -31,6 +31,18 @@ impl KadStore {
         tokio::time::timeout(self.timeout, fut)
             .await
             .map_err(|_| GossipError::Timeout)?
+    }
+}
+
+impl KadStore {
+    /// Sets the replica rule for link records pushed by peers (see
+    /// [`LinkAdmission`]). Without one, every link record that certifies
+    /// is kept, within the store's bounds.
+    pub async fn admit_links(&self, admission: LinkAdmission) -> Result<(), GossipError> {
+        self.commands
+            .send(Command::AdmitLinks { admission })
+            .await
+            .map_err(|_| GossipError::Stopped)
     }
 }
 

@@ -16,13 +16,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
+use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool_core::payout::Settlement;
+use chiral_pool_core::record::{PoolParams, SignedRecord, LINK_RECORD_TTL_SECS};
 use chiral_pool_core::sharechain::gossip::{Acceptance, LinkGossip, Ticket};
 use chiral_pool_core::sharechain::{
-    Added, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, ParamsError,
+    Added, Certified, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, ParamsError,
     PendingLimits, ProvenLink, ShareChain,
 };
+use chiral_pool_core::store::RecordStore;
 use chiral_pool_core::store::SharedClock;
 use chiral_pool_dht::KadStore;
 use tokio::sync::watch;
@@ -37,6 +40,12 @@ pub(in crate::node) use sync::run;
 
 /// Ancestor fetches in flight at once.
 const MAX_BACKFILLS: usize = 8;
+/// Links one backfill fetches at once once checkpoints name them.
+const SYNC_PARALLEL: usize = 16;
+/// How often a member republishes its pool's parameters record (ticks of
+/// one second), and how long each copy lives.
+const PARAMS_EVERY_TICKS: u64 = 20 * 60;
+const PARAMS_TTL_SECS: u64 = 3_600;
 /// Held links remembered for pushing once they join (own links, and
 /// peers' links not forwarded while they waited).
 const MAX_HELD_TO_PUSH: usize = 1_024;
@@ -82,6 +91,12 @@ pub struct ChainStatus {
 pub struct LinkKeeper {
     pool: PoolId,
     params: ChainParams,
+    /// The pool's identity and rules, republished as a record by every
+    /// member so the pool outlives its owner's announcement.
+    identity: PoolParams,
+    /// Signs the link, checkpoint and parameter records this node carries
+    /// (their authority is their content; see `record::certified`).
+    carrier: Keypair,
     reward: u64,
     chain: Mutex<ShareChain>,
     position: watch::Sender<JobPosition>,
@@ -101,13 +116,13 @@ pub struct LinkKeeper {
 }
 
 impl LinkKeeper {
-    /// A keeper for `pool` under `params`, building on `work`'s blocks;
+    /// A keeper for `identity`'s pool, building on `work`'s blocks;
     /// `history` holds the block tips seen before a restart, so saved
     /// links on them are valid again.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
-        pool: PoolId,
-        params: ChainParams,
+        identity: PoolParams,
+        carrier: Keypair,
         reward: u64,
         work: Arc<SyntheticChain>,
         history: &[Tip],
@@ -115,6 +130,7 @@ impl LinkKeeper {
         store: Option<Arc<LinkStore>>,
         clock: SharedClock,
     ) -> Result<Arc<Self>, ParamsError> {
+        let (pool, params) = (identity.id(), identity.chain.clone());
         let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default())?;
         let tip = *work.tip().borrow();
         for known in history.iter().chain([&tip]) {
@@ -125,6 +141,8 @@ impl LinkKeeper {
         Ok(Arc::new(LinkKeeper {
             pool,
             params,
+            identity,
+            carrier,
             reward,
             chain: Mutex::new(chain),
             position,
@@ -276,10 +294,17 @@ impl LinkKeeper {
         match result {
             Ok(Insertion::Added(added)) => {
                 if let Some(link) = raw.filter(|_| added.valid.contains(&id)) {
+                    let records = self.records_of(&id, &link);
                     let (gossip, pool) = (self.gossip.clone(), self.pool);
                     tokio::spawn(async move {
                         if let Err(e) = gossip.publish(pool, &link).await {
                             debug!(error = %e, "link not pushed (no member yet)");
+                        }
+                        // Then stored, for nodes that sync later.
+                        for record in records {
+                            if let Err(e) = gossip.put(record).await {
+                                debug!(error = %e, "link record not stored");
+                            }
                         }
                     });
                 }
@@ -324,6 +349,51 @@ impl LinkKeeper {
             }
         }
         self.settle_ready();
+    }
+
+    /// The records of an own link: the link itself and, at a checkpoint
+    /// link, its checkpoint (this node built on every ancestor it names).
+    fn records_of(&self, id: &LinkId, link: &Link) -> Vec<SignedRecord> {
+        let mut records = Vec::with_capacity(2);
+        match SignedRecord::link(&self.carrier, &self.pool, link) {
+            Ok(record) => records.push(record),
+            Err(e) => debug!(error = %e, "own link makes no record"),
+        }
+        let checkpoint = lock(&self.chain).checkpoint(id);
+        if let Some(checkpoint) = checkpoint {
+            let expires = u64::from(link.header.time()) + LINK_RECORD_TTL_SECS;
+            match SignedRecord::checkpoint(&self.carrier, &self.pool, id, &checkpoint, expires) {
+                Ok(record) => records.push(record),
+                Err(e) => debug!(error = %e, "checkpoint makes no record"),
+            }
+        }
+        records
+    }
+
+    /// Stores the pool's parameters record again (any member does).
+    fn republish_params(&self) {
+        let expires = self.clock.now() + PARAMS_TTL_SECS;
+        match SignedRecord::params(&self.carrier, &self.identity, expires) {
+            Ok(record) => {
+                let gossip = self.gossip.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = gossip.put(record).await {
+                        debug!(error = %e, "parameters record not stored");
+                    }
+                });
+            }
+            Err(e) => warn!(error = %e, "the pool's parameters make no record"),
+        }
+    }
+
+    /// The replica rule: a peer's link record is kept if this node holds
+    /// the link, or its parent within the uncle depth of the best tip.
+    pub(super) fn admits(&self, pool: &PoolId, link: &Certified) -> bool {
+        if *pool != self.pool {
+            return false;
+        }
+        let chain = lock(&self.chain);
+        chain.contains(&link.id) || link.parent.is_some_and(|p| chain.near_tip(&p))
     }
 
     /// Pushes the links among `valid` that were held when they came.
@@ -419,7 +489,11 @@ impl LinkKeeper {
         }
     }
 
-    fn tick(self: &Arc<Self>, prune: bool) {
+    fn tick(self: &Arc<Self>, ticks: u64) {
+        let prune = ticks.is_multiple_of(60);
+        if ticks % PARAMS_EVERY_TICKS == 1 {
+            self.republish_params();
+        }
         let now = self.clock.now();
         let added = lock(&self.chain).tick(now);
         self.after(added, true);

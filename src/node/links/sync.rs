@@ -9,12 +9,13 @@ use std::time::Duration;
 use chiral_pool_core::chain::WorkSource;
 use chiral_pool_core::ids::LinkId;
 use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip};
+use chiral_pool_core::sharechain::sync::{fetch_ancestry, SyncRequest};
 use chiral_pool_core::sharechain::{Origin, ProvenLink};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tracing::debug;
 
-use super::{LinkKeeper, MAX_BACKFILLS};
+use super::{LinkKeeper, MAX_BACKFILLS, SYNC_PARALLEL};
 use crate::node::lock;
 
 impl LinkKeeper {
@@ -54,45 +55,29 @@ impl LinkKeeper {
         }
     }
 
-    /// Fetches `id` and its ancestors from `origin` until one is known here
-    /// (or a genesis link, or the retention depth), oldest first, each
-    /// proven as it arrives (and so only once).
+    /// Fetches `id` and its ancestors until one is known here (or a
+    /// genesis link, or the retention depth), oldest first, each proven as
+    /// it arrives (and so only once): from `origin`, else from the store's
+    /// link records, in parallel once checkpoints name them.
     async fn backfill(&self, origin: Origin, id: LinkId) -> Vec<ProvenLink> {
-        let limit = self.params.retained_links() as usize;
-        let mut out = Vec::new();
-        let mut next = Some(id);
-        while let Some(id) = next.take() {
-            if out.len() >= limit || lock(&self.chain).contains(&id) {
-                break;
-            }
-            let link = match self.gossip.fetch(origin, id).await {
-                Ok(Some(link)) if link.header.hash() == *id.as_bytes() => link,
-                Ok(Some(_)) => {
-                    debug!("a peer answered a fetch with another link");
-                    break;
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    debug!(error = %e, "link fetch failed");
-                    break;
-                }
-            };
-            // Each fetched link must carry its work before the next is
-            // asked for: a peer cannot make this node hold thousands of
-            // links that cost nothing.
-            match link.prove(&self.pool, &self.params) {
-                Ok(proven) => {
-                    next = proven.parent();
-                    out.push(proven);
-                }
-                Err(e) => {
-                    debug!(error = %e, "a fetched link does not prove");
-                    break;
-                }
-            }
-        }
-        out.reverse();
-        out
+        let request = SyncRequest {
+            pool: self.pool,
+            params: &self.params,
+            origin,
+            limit: self.params.retained_links() as usize,
+            parallel: SYNC_PARALLEL,
+        };
+        let known = |id: &LinkId| lock(&self.chain).contains(id);
+        let synced = fetch_ancestry(&self.gossip, &self.gossip, &request, id, &known).await;
+        debug!(
+            links = synced.links.len(),
+            rounds = synced.rounds,
+            checkpoints = synced.checkpoints_read,
+            from_store = synced.from_store,
+            unused = synced.unused,
+            "backfilled"
+        );
+        synced.links
     }
 }
 
@@ -129,7 +114,7 @@ pub(in crate::node) async fn run(
             }
             _ = tick.tick() => {
                 ticks += 1;
-                keeper.tick(ticks.is_multiple_of(60));
+                keeper.tick(ticks);
             }
             Some(done) = backfills.tasks.join_next(), if !backfills.tasks.is_empty() => {
                 let Ok((id, origin, links)) = done else { continue };

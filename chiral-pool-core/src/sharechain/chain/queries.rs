@@ -3,8 +3,8 @@
 
 use super::{Entry, JobPosition, ShareChain};
 use crate::ids::LinkId;
-use crate::record::{Checkpoint, MAX_CHECKPOINT_EARLIER, MAX_CHECKPOINT_SPAN};
 use crate::payout::{RewardCuts, Settlement};
+use crate::record::{Checkpoint, MAX_CHECKPOINT_EARLIER, MAX_CHECKPOINT_SPAN};
 use crate::sharechain::retarget::next_bits;
 use crate::sharechain::window::{walk, Window, WindowEnd};
 

@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 use chiral_pool_core::identity::PublicKey;
 use chiral_pool_core::ids::{LinkId, PoolId};
 use chiral_pool_core::record::{RecordKey, SignedRecord};
-use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkLookup, Ticket};
+use chiral_pool_core::sharechain::gossip::{
+    Acceptance, IncomingLink, LinkAdmission, LinkLookup, Ticket,
+};
 use chiral_pool_core::sharechain::{Link, Origin};
 use chiral_pool_core::store::{PutReport, SharedClock, StoreError};
 use futures::StreamExt;
@@ -86,6 +88,9 @@ pub(super) enum Command {
     ServeLinks {
         lookup: LinkLookup,
     },
+    AdmitLinks {
+        admission: LinkAdmission,
+    },
     Shutdown,
 }
 
@@ -112,6 +117,9 @@ pub(super) struct Node {
     bootstrap_size: usize,
     strikes: StrikeBook,
     links: links::LinkRelay,
+    /// The replica rule for link records, set by the node that holds the
+    /// chain; without one, every link record that certifies is kept.
+    link_admission: Option<LinkAdmission>,
     config: KadConfig,
     clock: SharedClock,
 }
@@ -145,6 +153,7 @@ impl Node {
                 config.ban_duration,
             ),
             links: links::LinkRelay::default(),
+            link_admission: None,
             clock: config.clock.clone(),
             config,
         };
@@ -223,6 +232,7 @@ impl Node {
             Command::ReportLink { ticket, acceptance } => self.report_link(ticket, acceptance),
             Command::FetchLink { origin, id, reply } => self.fetch_link(origin, id, reply),
             Command::ServeLinks { lookup } => self.serve_links(lookup),
+            Command::AdmitLinks { admission } => self.link_admission = Some(admission),
             Command::Shutdown => {}
         }
     }

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use chiral_pool_core::record::{select_best, SignedRecord};
+use chiral_pool_core::record::{select_best, RecordKind, SignedRecord};
 use chiral_pool_core::store::{PutReport, StoreError};
 use libp2p::kad::{self, store::RecordStore as _};
 use libp2p::PeerId;
@@ -53,12 +53,29 @@ impl Node {
         }
         let now = self.clock.now();
         match verify_kad_record(&record, now) {
+            Ok(incoming) if !self.admits(&incoming) => {
+                // Honest peers send links this node cannot place (a fork
+                // it has not seen): not kept, no strike.
+                debug!(%source, key = %incoming.key(), "link record not admitted");
+            }
             Ok(incoming) => self.store_if_better(incoming, record, now),
             Err(error) => {
                 let fault = error.fault(self.config.clock_skew_tolerance);
                 debug!(%source, %error, ?fault, "dropped invalid inbound record");
                 self.reject(source, fault);
             }
+        }
+    }
+
+    /// The replica rule: a link record is kept only if the chain's
+    /// admission says so (when one is set).
+    fn admits(&self, record: &SignedRecord) -> bool {
+        let Some(admission) = &self.link_admission else {
+            return true;
+        };
+        match record.link_summary() {
+            Some((pool, certified)) => admission(&pool, &certified),
+            None => record.kind() != RecordKind::Link,
         }
     }
 
