@@ -12,7 +12,12 @@ use chiral_pool::core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool::core::pow::{sha256d, sha256d_pair, CompactTarget, Difficulty, Target};
 use chiral_pool::core::share::commitment::Commitment;
 use chiral_pool::core::sharechain::gossip::LinkGossip;
-use chiral_pool::core::sharechain::testing::{mine_link, mine_with_branch, BlockRef};
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::record::{SignedRecord, LINK_RECORD_TTL_SECS};
+use chiral_pool::core::sharechain::sync::{fetch_ancestry, SyncRequest};
+use chiral_pool::core::sharechain::testing::{linear_chain, mine_link, mine_with_branch, BlockRef};
+use chiral_pool::core::store::RecordStore;
+use futures::StreamExt;
 use chiral_pool::core::sharechain::{
     ChainParams, JobPosition, Link, Origin, PendingLimits, ShareChain,
 };
@@ -328,34 +333,63 @@ pub async fn gossip_figures(figs: &mut Vec<Figure>, quick: bool) {
     }
 }
 
-/// A fresh node fetching a 2,160-link chain, one link at a time back from
-/// its tip, from the peer that pushed the tip to it (what a joining node's
-/// backfill does).
+/// A fresh node fetching a 2,160-link chain back from its tip: one link
+/// at a time from the peer that pushed the tip (the baseline), then by
+/// checkpoints (links fetched 16 at a time) from that peer, then by
+/// checkpoints from the DHT's link records alone, all in one run.
 async fn sync_figure(figs: &mut Vec<Figure>, nodes: &[KadStore]) {
-    let p = params(2_160);
+    const LINKS: usize = 2_160;
+    let p = params(LINKS as u32);
     let b = block(1 << 40);
-    let chain = chain_of(2_160, &p, b);
+    // Header times end a minute ago: the link records are live.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let t0 = u32::try_from(now - 10 * LINKS as u64 - 60).unwrap_or(T0);
+    let chain = linear_chain(POOL, &p, b, LINKS, t0, 10);
     let held: std::collections::HashMap<LinkId, Link> = chain
         .best_chain(usize::MAX)
         .into_iter()
         .filter_map(|id| chain.get(&id).map(|l| (id, l.link().clone())))
         .collect();
     let tip = chain.tip().expect("tip");
+
+    // Every link and checkpoint stored in the DHT, spread over the nodes.
+    let carrier = Keypair::generate();
+    let mut records = Vec::new();
+    for (id, link) in &held {
+        records.push(SignedRecord::link(&carrier, &POOL, link).expect("certifies"));
+        if let Some(c) = chain.checkpoint(id) {
+            let expires = u64::from(link.header.time()) + LINK_RECORD_TTL_SECS;
+            records.push(SignedRecord::checkpoint(&carrier, &POOL, id, &c, expires).expect("signs"));
+        }
+    }
+    let stored_at = Instant::now();
+    let puts: Vec<bool> = futures::stream::iter(records.into_iter().enumerate())
+        .map(|(i, r)| {
+            let node = nodes[3 + i % (nodes.len() - 3)].clone();
+            async move { node.put(r).await.is_ok() }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    let stored = puts.iter().filter(|ok| **ok).count();
+    let store_secs = stored_at.elapsed().as_secs_f64();
+
     let held = Arc::new(held);
     let lookup = held.clone();
-    let (server, fresh) = (&nodes[1], &nodes[2]);
+    let (server, fresh, cold) = (&nodes[1], &nodes[2], &nodes[0]);
     server
         .serve(Arc::new(move |id| lookup.get(id).cloned()))
         .await
         .expect("serve");
     // The fresh node learns of the server as the forwarder of the tip.
-    let pool = PoolId::from_bytes([9; 32]);
-    let mut inbox = fresh.join(pool).await.expect("join");
-    let _ = server.join(pool).await.expect("join");
+    let mut inbox = fresh.join(POOL).await.expect("join");
+    let _ = server.join(POOL).await.expect("join");
     let tip_link = held.get(&tip).expect("tip held").clone();
     let origin = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
-            let _ = server.publish(pool, &tip_link).await;
+            let _ = server.publish(POOL, &tip_link).await;
             if let Ok(Some(incoming)) =
                 tokio::time::timeout(Duration::from_millis(200), inbox.recv()).await
             {
@@ -365,6 +399,8 @@ async fn sync_figure(figs: &mut Vec<Figure>, nodes: &[KadStore]) {
     })
     .await
     .expect("the tip arrives");
+
+    // Baseline: one link at a time from the forwarding peer.
     let start = Instant::now();
     let mut next = Some(tip);
     let mut fetched = 0usize;
@@ -377,17 +413,51 @@ async fn sync_figure(figs: &mut Vec<Figure>, nodes: &[KadStore]) {
             .ok()
             .and_then(|c| c.parent);
     }
-    let secs = start.elapsed().as_secs_f64();
+    let serial = start.elapsed().as_secs_f64();
     figs.push(Figure {
-        name: "sync_2160_links".into(),
-        value: secs,
-        unit: "s to fetch a 2,160-link chain",
+        name: "sync_2160_links_serial".into(),
+        value: serial,
+        unit: "s to fetch a 2,160-link chain, one link at a time",
         baseline: None,
         ratio: None,
         goal: "< 30 s".into(),
         note: format!(
-            "{fetched} requests to one peer, one at a time ({:.2} ms each)",
-            secs * 1e3 / fetched.max(1) as f64
+            "{fetched} requests to one peer ({:.2} ms each); the baseline below",
+            serial * 1e3 / fetched.max(1) as f64
         ),
     });
+
+    let request = |origin| SyncRequest {
+        pool: POOL,
+        params: &p,
+        origin,
+        limit: LINKS,
+        parallel: 16,
+    };
+    for (name, node, origin, source) in [
+        ("sync_2160_checkpoints_peer", fresh, origin, "the forwarding peer"),
+        ("sync_2160_checkpoints_dht", cold, Origin::LOCAL, "the DHT's link records"),
+    ] {
+        let start = Instant::now();
+        let synced = fetch_ancestry(node, node, &request(origin), tip, &|_| false).await;
+        let secs = start.elapsed().as_secs_f64();
+        figs.push(Figure {
+            name: name.into(),
+            value: secs,
+            unit: "s to fetch a 2,160-link chain by checkpoints",
+            baseline: Some(serial),
+            ratio: Some(secs / serial.max(1e-9)),
+            goal: "< 30 s".into(),
+            note: format!(
+                "{} links from {source} in {} rounds; {} checkpoint reads, {} from the peer, \
+                 {} from records, {} unused; {stored} records stored on 17 nodes in {store_secs:.1} s",
+                synced.links.len(),
+                synced.rounds,
+                synced.checkpoints_read,
+                synced.from_peer,
+                synced.from_store,
+                synced.unused,
+            ),
+        });
+    }
 }
