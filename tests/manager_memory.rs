@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::PoolId;
-use chiral_pool::core::manager::{LeaseStatus, ManagerConfig, PoolManager, Source};
+use chiral_pool::core::manager::{ManagerConfig, PoolManager, Source};
 use chiral_pool::core::payout::{PplnsWindow, RewardCuts};
 use chiral_pool::core::pool::PoolAnnouncement;
 use chiral_pool::core::record::{RecordKey, RecordKind, SignedRecord};
@@ -240,85 +240,6 @@ async fn dropped_puts_and_a_healed_partition() {
         b.discover_pool(&id).await.expect("get").is_some(),
         "a's replica is reachable again"
     );
-}
-
-#[tokio::test]
-async fn one_coordinator_at_a_time_with_failover_and_resignation() {
-    let (clock, net) = setup();
-    let pool = PoolId::derive(&key(1).public(), "alpha");
-    let ms: Vec<_> = (1..=3).map(|i| manager(&net, &clock, &key(i))).collect();
-    // Concurrent claims in the same second: exactly one wins, all agree.
-    let claims = futures::future::join_all(ms.iter().map(|m| m.become_coordinator(&pool))).await;
-    let holders: Vec<_> = claims.iter().map(|c| c.clone().expect("claim")).collect();
-    assert_eq!(
-        holders
-            .iter()
-            .filter(|s| **s == LeaseStatus::Holder)
-            .count(),
-        1,
-        "{holders:?}"
-    );
-    let winner = ms[0]
-        .find_coordinator(&pool)
-        .await
-        .expect("find")
-        .expect("someone");
-    for m in &ms {
-        assert_eq!(m.find_coordinator(&pool).await.expect("find"), Some(winner));
-    }
-    let w = ms
-        .iter()
-        .position(|m| m.local_key() == winner)
-        .expect("a member won");
-
-    // Renewals keep the holder; others stay followers.
-    for _ in 0..5 {
-        clock.advance(10);
-        for m in &ms {
-            m.tick_coordinator(&pool).await.expect("tick");
-        }
-        assert!(ms[w].is_coordinator(&pool).await.expect("is"));
-    }
-
-    // The holder vanishes (stops renewing): within one lease period someone else holds it.
-    clock.advance(31);
-    for (i, m) in ms.iter().enumerate() {
-        if i != w {
-            m.tick_coordinator(&pool).await.expect("tick");
-        }
-    }
-    let next = ms[(w + 1) % 3]
-        .find_coordinator(&pool)
-        .await
-        .expect("find")
-        .expect("taken over");
-    assert_ne!(next, winner);
-
-    // The new holder resigns: the next tick of the others takes over.
-    let n = ms
-        .iter()
-        .position(|m| m.local_key() == next)
-        .expect("member");
-    ms[n].resign_coordinator(&pool).await.expect("resign");
-    clock.advance(2);
-    assert_eq!(
-        ms[n].tick_coordinator(&pool).await.expect("tick"),
-        LeaseStatus::Vacant
-    );
-    let third = (0..3).find(|i| *i != n && *i != w).expect("third member");
-    assert_eq!(
-        ms[third].tick_coordinator(&pool).await.expect("tick"),
-        LeaseStatus::Holder
-    );
-
-    // A lease record in the holder's name signed by anyone else is void.
-    let lease = net
-        .store(key(9).public())
-        .get(&RecordKey::coordinator(&pool))
-        .await
-        .expect("get");
-    let forged = chiral_pool::dht::forge(&lease[0]);
-    assert!(net.store(key(9).public()).put(forged).await.is_err());
 }
 
 #[tokio::test]

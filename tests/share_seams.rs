@@ -297,20 +297,6 @@ fn manager_settings_out_of_range_are_refused_by_name() {
     let k = key(1);
     for (field, config) in [
         (
-            "lease_ttl",
-            ManagerConfig {
-                lease_ttl: Duration::from_millis(1_500),
-                ..ManagerConfig::new()
-            },
-        ),
-        (
-            "lease_ttl",
-            ManagerConfig {
-                lease_ttl: Duration::from_millis(300),
-                ..ManagerConfig::new()
-            },
-        ),
-        (
             "share_slot",
             ManagerConfig {
                 share_slot: Duration::ZERO,

@@ -8,20 +8,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chiral_bench_support::rss::rss_kib;
+use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool::core::pow::{sha256d, sha256d_pair, CompactTarget, Difficulty, Target};
+use chiral_pool::core::record::{SignedRecord, LINK_RECORD_TTL_SECS};
 use chiral_pool::core::share::commitment::Commitment;
 use chiral_pool::core::sharechain::gossip::LinkGossip;
-use chiral_pool::core::identity::Keypair;
-use chiral_pool::core::record::{SignedRecord, LINK_RECORD_TTL_SECS};
 use chiral_pool::core::sharechain::sync::{fetch_ancestry, SyncRequest};
 use chiral_pool::core::sharechain::testing::{linear_chain, mine_link, mine_with_branch, BlockRef};
-use chiral_pool::core::store::RecordStore;
-use futures::StreamExt;
 use chiral_pool::core::sharechain::{
     ChainParams, JobPosition, Link, Origin, PendingLimits, ShareChain,
 };
+use chiral_pool::core::store::RecordStore;
 use chiral_pool::dht::{KadConfig, KadStore};
+use futures::StreamExt;
 
 use super::{median, paired, percentile, Figure};
 
@@ -361,7 +361,8 @@ async fn sync_figure(figs: &mut Vec<Figure>, nodes: &[KadStore]) {
         records.push(SignedRecord::link(&carrier, &POOL, link).expect("certifies"));
         if let Some(c) = chain.checkpoint(id) {
             let expires = u64::from(link.header.time()) + LINK_RECORD_TTL_SECS;
-            records.push(SignedRecord::checkpoint(&carrier, &POOL, id, &c, expires).expect("signs"));
+            records
+                .push(SignedRecord::checkpoint(&carrier, &POOL, id, &c, expires).expect("signs"));
         }
     }
     let stored_at = Instant::now();
@@ -435,8 +436,18 @@ async fn sync_figure(figs: &mut Vec<Figure>, nodes: &[KadStore]) {
         parallel: 16,
     };
     for (name, node, origin, source) in [
-        ("sync_2160_checkpoints_peer", fresh, origin, "the forwarding peer"),
-        ("sync_2160_checkpoints_dht", cold, Origin::LOCAL, "the DHT's link records"),
+        (
+            "sync_2160_checkpoints_peer",
+            fresh,
+            origin,
+            "the forwarding peer",
+        ),
+        (
+            "sync_2160_checkpoints_dht",
+            cold,
+            Origin::LOCAL,
+            "the DHT's link records",
+        ),
     ] {
         let start = Instant::now();
         let synced = fetch_ancestry(node, node, &request(origin), tip, &|_| false).await;

@@ -100,8 +100,6 @@ pub struct NodeConfig {
     pub lookback: Duration,
     /// How often shares are fetched and blocks settled. Default: 1 s.
     pub poll_interval: Duration,
-    /// Lease period of the coordinator, whole seconds. Default: 15 s.
-    pub lease_ttl: Duration,
     /// Accepted shares that may wait for publication. Default:
     /// [`DEFAULT_PUBLISH_QUEUE`].
     pub publish_queue: usize,
@@ -131,7 +129,6 @@ impl NodeConfig {
             share_slot: Duration::from_secs(5),
             lookback: Duration::from_secs(120),
             poll_interval: Duration::from_secs(1),
-            lease_ttl: Duration::from_secs(15),
             publish_queue: DEFAULT_PUBLISH_QUEUE,
             clock: Arc::new(SystemClock),
             data_dir: None,

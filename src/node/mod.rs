@@ -203,7 +203,7 @@ impl PoolNode {
             pool,
             self.stop.subscribe(),
         ));
-        tasks.spawn(tasks::coordinate(self.clone(), pool, self.stop.subscribe()));
+        tasks.spawn(tasks::republish(self.clone(), self.stop.subscribe()));
         Ok(())
     }
 

@@ -70,7 +70,6 @@ impl PoolNode {
         }
         let manager_config = ManagerConfig {
             share_slot: config.share_slot,
-            lease_ttl: config.lease_ttl,
             ..ManagerConfig::new()
         };
         manager_config.check()?;

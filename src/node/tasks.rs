@@ -131,18 +131,13 @@ pub(super) async fn read_shares(
     }
 }
 
-/// Ticks the coordinator lease and republishes the node's records.
-pub(super) async fn coordinate(node: Arc<PoolNode>, pool: PoolId, mut stop: watch::Receiver<bool>) {
-    let period = (node.config.lease_ttl / 3).max(Duration::from_secs(1));
-    let mut tick = tokio::time::interval(period);
+/// Republishes the node's signed records (announcement, directory entry)
+/// before they expire. The share chain needs no coordinator: every node
+/// builds on the best tip, submits every block and settles it itself.
+pub(super) async fn republish(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
     let mut republish = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
-            _ = tick.tick() => {
-                if let Err(e) = node.manager.tick_coordinator(&pool).await {
-                    debug!(error = %e, "coordinator tick failed");
-                }
-            }
             _ = republish.tick() => {
                 if let Err(e) = node.manager.republish().await {
                     debug!(error = %e, "republish failed");

@@ -8,18 +8,16 @@
 //! lose standing.
 
 mod announce;
-mod coordinator;
 mod publish;
 mod shares;
 mod stats;
 mod verdicts;
 
 pub use announce::{DiscoveredPool, Source};
-pub use coordinator::LeaseStatus;
 pub use shares::{ShareBatch, SharePage};
 pub use stats::{MinerStats, PoolStats};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -37,11 +35,6 @@ use verdicts::{Standing, Verdicts};
 pub struct ManagerConfig {
     /// Lifetime of announcements and directory entries. Default: 1 h.
     pub announce_ttl: Duration,
-    /// Lifetime of a coordinator lease; a dead coordinator is replaced
-    /// within one such period. Whole seconds, at least one: records expire
-    /// on whole seconds, so a fraction would be silently rounded (the
-    /// manager refuses it). Default: 30 s.
-    pub lease_ttl: Duration,
     /// Width of a share time slot; batches are keyed by slot. Whole
     /// seconds, at least one. Default: 60 s.
     pub share_slot: Duration,
@@ -66,7 +59,6 @@ impl ManagerConfig {
     pub const fn new() -> Self {
         ManagerConfig {
             announce_ttl: Duration::from_secs(3600),
-            lease_ttl: Duration::from_secs(30),
             share_slot: Duration::from_secs(60),
             share_retention: Duration::from_secs(24 * 3600),
             max_batch_shares: 96,
@@ -90,7 +82,6 @@ impl ManagerConfig {
                 Ok(())
             }
         };
-        whole_secs("lease_ttl", self.lease_ttl)?;
         whole_secs("share_slot", self.share_slot)?;
         whole_secs("announce_ttl", self.announce_ttl)?;
         whole_secs("share_retention", self.share_retention)?;
@@ -191,10 +182,6 @@ struct State {
     standing: Standing,
     /// Verdicts on batches read or published, by record signature.
     verdicts: Verdicts,
-    /// Our coordinator leases: pool -> (since, seq).
-    leases: BTreeMap<PoolId, (u64, u64)>,
-    /// Pools whose lease we resigned and must not reclaim on our own.
-    resigned: BTreeSet<PoolId>,
 }
 
 /// The decentralized pool's brain over a [`RecordStore`].

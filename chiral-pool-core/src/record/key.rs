@@ -15,8 +15,6 @@ pub const POOL_PREFIX: &str = "chiral:pool:";
 /// Namespace of share batches:
 /// `chiral:share:<pool id hex>:<publisher hex>:<bucket>`.
 pub const SHARE_PREFIX: &str = "chiral:share:";
-/// Namespace of coordinator leases: `chiral:coordinator:<pool id hex>`.
-pub const COORDINATOR_PREFIX: &str = "chiral:coordinator:";
 /// Namespace of directory entries: `chiral:directory:<publisher hex>` holds
 /// the pools one publisher announces; `chiral:directory:pools` is the
 /// provider set of all publishers.
@@ -64,11 +62,6 @@ impl RecordKey {
         ))
     }
 
-    /// Key of a pool's coordinator lease.
-    pub fn coordinator(pool: &PoolId) -> Self {
-        RecordKey(format!("{COORDINATOR_PREFIX}{}", pool.to_hex()))
-    }
-
     /// Key of the list of pools one publisher announces.
     pub fn directory_entry(publisher: &PublicKey) -> Self {
         RecordKey(format!("{DIRECTORY_PREFIX}{}", publisher.to_hex()))
@@ -103,7 +96,6 @@ impl RecordKey {
         let known = [
             POOL_PREFIX,
             SHARE_PREFIX,
-            COORDINATOR_PREFIX,
             DIRECTORY_PREFIX,
             LINK_PREFIX,
             CHECKPOINT_PREFIX,

@@ -7,16 +7,14 @@
 
 mod certified;
 mod key;
-mod lease;
 
 pub use certified::{
     Checkpoint, PoolParams, LINK_RECORD_TTL_SECS, MAX_CHECKPOINT_EARLIER, MAX_CHECKPOINT_SPAN,
 };
 pub use key::{
-    RecordKey, CHECKPOINT_PREFIX, COORDINATOR_PREFIX, DIRECTORY_PREFIX, LINK_PREFIX, MAX_KEY_LEN,
-    PARAMS_PREFIX, POOL_PREFIX, SHARE_PREFIX,
+    RecordKey, CHECKPOINT_PREFIX, DIRECTORY_PREFIX, LINK_PREFIX, MAX_KEY_LEN, PARAMS_PREFIX,
+    POOL_PREFIX, SHARE_PREFIX,
 };
-pub use lease::CoordinatorLease;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,8 +24,9 @@ use crate::ids::PoolId;
 use crate::pool::{PoolAnnouncement, PoolError};
 use crate::sharechain::{LinkError, ParamsError};
 
-/// Envelope format version written by this crate.
-pub const RECORD_VERSION: u8 = 1;
+/// Envelope format version written by this crate (2: the coordinator
+/// lease is gone, the share chain's kinds are in).
+pub const RECORD_VERSION: u8 = 2;
 /// Largest encoded record, bytes.
 pub const MAX_RECORD_BYTES: usize = 64 * 1024;
 /// Longest lifetime a record may claim, seconds (48 h): a record cannot
@@ -45,8 +44,6 @@ pub enum RecordKind {
     Pool,
     /// A batch of shares; the key names the signer.
     ShareBatch,
-    /// A coordinator lease; the signer is the lease holder.
-    Coordinator,
     /// A publisher's list of pools; the key names the signer.
     Directory,
     /// A share chain link, keyed by its pool and id; its work is its
@@ -268,15 +265,6 @@ impl SignedRecord {
                 let bucket_ok = parts.next().is_some_and(|b| b.parse::<u64>().is_ok());
                 bound(pool_ok && publisher_ok && bucket_ok && parts.next().is_none())
             }
-            RecordKind::Coordinator => {
-                // Anyone may claim; the signer is the holder, so nobody can
-                // claim in another's name. Selection picks the winner.
-                let rest = namespace(COORDINATOR_PREFIX)?;
-                let lease = CoordinatorLease::from_record(self)?;
-                bound(
-                    PoolId::from_hex(rest) == Some(lease.pool_id) && lease.since < self.expires_at,
-                )
-            }
             RecordKind::Directory => {
                 let rest = namespace(DIRECTORY_PREFIX)?;
                 bound(rest == self.publisher.to_hex())
@@ -372,11 +360,10 @@ fn signing_bytes(part: &SignedPart<'_>) -> Result<Vec<u8>, RecordError> {
 }
 
 /// Picks the winner among candidates for one key: only records that
-/// verify at `now` compete. Coordinator leases: the earliest tenure wins,
-/// then the smaller holder key (see [`CoordinatorLease`]). Every other
-/// kind: the highest sequence number, then the later expiry, then the
-/// smaller publisher key, then the smaller signature. Every node that sees
-/// the same candidates picks the same record.
+/// verify at `now` compete. The highest sequence number wins, then the
+/// later expiry, then the smaller publisher key, then the smaller
+/// signature. Every node that sees the same candidates picks the same
+/// record.
 pub fn select_best<'a>(
     candidates: impl IntoIterator<Item = &'a SignedRecord>,
     now: u64,
@@ -384,5 +371,14 @@ pub fn select_best<'a>(
     candidates
         .into_iter()
         .filter(|r| r.verify(now).is_ok())
-        .max_by(|a, b| lease::compare(a, b))
+        .max_by(|a, b| compare(a, b))
+}
+
+/// The order [`select_best`] picks the greatest of.
+fn compare(a: &SignedRecord, b: &SignedRecord) -> std::cmp::Ordering {
+    a.seq()
+        .cmp(&b.seq())
+        .then(a.expires_at().cmp(&b.expires_at()))
+        .then_with(|| b.publisher().cmp(a.publisher()))
+        .then_with(|| b.signature().cmp(a.signature()))
 }

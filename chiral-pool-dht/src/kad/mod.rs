@@ -167,8 +167,7 @@ impl RecordStore for KadStore {
     ///
     /// A record that loses [`select_best`](chiral_pool_core::record::select_best)
     /// to the node's unexpired local copy under the same key (an older
-    /// sequence number of the same publisher, or a losing coordinator
-    /// claim) is neither stored nor published: the put returns `Ok` with
+    /// sequence number of the same publisher) is neither stored nor published: the put returns `Ok` with
     /// `stored_locally: false` and `peers: 0`, because the store holds the
     /// better record, which is no failure. Putting the very record held
     /// publishes it again. A record that does not verify is

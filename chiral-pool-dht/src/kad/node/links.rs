@@ -21,6 +21,9 @@ use crate::gossip::topic_name;
 /// Received messages whose verdict is awaited; older ones are forgotten
 /// (gossipsub drops them from its cache by then anyway).
 const MAX_TICKETS: usize = 4_096;
+/// Peers remembered with their origin, connected or not: a peer that
+/// reconnects keeps its origin (and so its share of the pending links).
+const MAX_ORIGINS: usize = 4_096;
 
 pub(super) type GossipReply<T> = oneshot::Sender<Result<T, GossipError>>;
 
@@ -33,6 +36,9 @@ pub(super) struct LinkRelay {
     next_ticket: u64,
     origins: HashMap<PeerId, Origin>,
     peers: HashMap<Origin, PeerId>,
+    /// Origins in the order they were given, oldest first (evicted past
+    /// [`MAX_ORIGINS`]).
+    origin_order: VecDeque<PeerId>,
     next_origin: u64,
     fetches: HashMap<OutboundRequestId, GossipReply<Option<Link>>>,
     lookup: Option<LinkLookup>,
@@ -48,14 +54,15 @@ impl LinkRelay {
         let origin = Origin(self.next_origin);
         self.origins.insert(peer, origin);
         self.peers.insert(origin, peer);
-        origin
-    }
-
-    /// Forgets a peer that has no connection left.
-    pub(super) fn forget_peer(&mut self, peer: &PeerId) {
-        if let Some(origin) = self.origins.remove(peer) {
-            self.peers.remove(&origin);
+        self.origin_order.push_back(peer);
+        while self.origin_order.len() > MAX_ORIGINS {
+            if let Some(old) = self.origin_order.pop_front() {
+                if let Some(o) = self.origins.remove(&old) {
+                    self.peers.remove(&o);
+                }
+            }
         }
+        origin
     }
 
     fn ticket(&mut self, id: MessageId, source: PeerId) -> Ticket {
@@ -231,5 +238,28 @@ impl Node {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_peer_keeps_its_origin_and_the_oldest_are_forgotten_past_the_bound() {
+        let mut relay = LinkRelay::default();
+        let first = PeerId::random();
+        let origin = relay.origin_of(first);
+        assert_ne!(origin, Origin::LOCAL);
+        // However often it comes back (a reconnect included), one origin.
+        assert_eq!(relay.origin_of(first), origin);
+        for _ in 0..MAX_ORIGINS {
+            relay.origin_of(PeerId::random());
+        }
+        assert_eq!(relay.origins.len(), MAX_ORIGINS);
+        assert_eq!(relay.peers.len(), MAX_ORIGINS);
+        // The oldest was evicted; back, it gets a new origin.
+        assert!(!relay.origins.contains_key(&first));
+        assert_ne!(relay.origin_of(first), origin);
     }
 }

@@ -261,11 +261,6 @@ impl Node {
             SwarmEvent::Behaviour(BehaviourEvent::Links(event)) => {
                 self.on_link_request_event(event)
             }
-            SwarmEvent::ConnectionClosed {
-                peer_id,
-                num_established: 0,
-                ..
-            } => self.links.forget_peer(&peer_id),
             SwarmEvent::ConnectionEstablished { peer_id, .. }
                 if self.strikes.is_banned(&peer_id, Instant::now()) =>
             {
