@@ -104,7 +104,7 @@ impl LinkId {
     pub fn is_checkpoint(&self) -> bool {
         // Byte 0 is the least significant byte of the hash as a number:
         // uniform, whatever target the link met.
-        self.0[0] % CHECKPOINT_EVERY == 0
+        self.0[0].is_multiple_of(CHECKPOINT_EVERY)
     }
 }
 

@@ -23,6 +23,7 @@ const LINKS: usize = 700;
 fn params() -> ChainParams {
     let mut p = ChainParams::new();
     p.min_difficulty = Difficulty::from_raw(1 << 8);
+    p.max_window_links = 100;
     p
 }
 
@@ -63,7 +64,7 @@ fn request(origin: Origin, p: &ChainParams) -> SyncRequest<'_> {
         pool: POOL,
         params: p,
         origin,
-        limit: p.retained_links() as usize,
+        limit: LINKS,
         parallel: 16,
     }
 }
@@ -197,4 +198,30 @@ async fn a_sync_stops_at_its_limit_and_at_a_missing_link() {
     )
     .await;
     assert!(synced.links.is_empty());
+}
+
+#[tokio::test]
+async fn a_pool_older_than_what_peers_keep_is_joined_on_an_assumed_base() {
+    let chain = chain();
+    let store = stored(&chain, |_, c| Some(c)).await;
+    let gossip = GossipHub::new().member();
+    let p = params();
+    let tip = chain.tip().expect("tip");
+    // Peers keep 300 links of a 700-link chain: the sync stops there.
+    let mut request = request(Origin::LOCAL, &p);
+    request.limit = 300;
+    let synced = fetch_ancestry(&gossip, &store, &request, tip, &|_| false).await;
+    assert_eq!(synced.links.len(), 300);
+    let mut fresh = ShareChain::new(POOL, p.clone(), Default::default()).expect("valid");
+    fresh.add_block([0; 32], 1, u64::from(T0));
+    let added = fresh
+        .assume(synced.links, u64::MAX / 2)
+        .expect("an assumed base");
+    assert_eq!(added.valid.len(), 300);
+    assert_eq!(fresh.tip(), Some(tip));
+    // Above the base (60 links) and a window (100), every window is the
+    // pool's, byte for byte.
+    for id in chain.best_chain(300 - 160) {
+        assert_eq!(fresh.window(id), chain.window(id), "window of {id}");
+    }
 }

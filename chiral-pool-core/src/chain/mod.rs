@@ -117,6 +117,43 @@ impl SyntheticChain {
         known.heights.get(hash).copied()
     }
 
+    /// Learns a block whose parent this chain never saw, at BIP 34 height
+    /// `height`: a block of a share chain's assumed base
+    /// ([`crate::sharechain::ShareChain::assume`]), which a node joining
+    /// late takes on its work. Becomes the tip if its branch is the
+    /// longest. Returns whether it did.
+    pub fn adopt(&self, header: &BlockHeader, height: u32) -> bool {
+        self.learn(header, height)
+    }
+
+    /// Records a block at `height` (the next block is `height + 1`); the
+    /// longest branch is the tip, on equal height the first seen stays.
+    fn learn(&self, header: &BlockHeader, height: u32) -> bool {
+        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let tip = *self.tip.borrow();
+        let hash = header.hash();
+        let meets = self.network_target.is_met_by(&hash);
+        if header.bits() != tip.bits || !meets || known.heights.contains_key(&hash) {
+            return false;
+        }
+        known.heights.insert(hash, height + 1);
+        known.order.push_back(hash);
+        while known.order.len() > SYNTHETIC_MEMORY {
+            if let Some(old) = known.order.pop_front() {
+                known.heights.remove(&old);
+            }
+        }
+        if height < tip.height {
+            return false;
+        }
+        self.tip.send_replace(Tip {
+            prev_hash: hash,
+            bits: tip.bits,
+            height: height + 1,
+        });
+        true
+    }
+
     /// The network target (fixed for the chain's life).
     pub fn network_target(&self) -> Target {
         self.network_target
@@ -145,32 +182,13 @@ impl WorkSource for SyntheticChain {
     }
 
     fn block_found(&self, header: &BlockHeader) -> bool {
-        let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let tip = *self.tip.borrow();
-        let hash = header.hash();
-        let Some(&height) = known.heights.get(header.prev_hash()) else {
-            return false;
+        let parent_height = {
+            let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+            known.heights.get(header.prev_hash()).copied()
         };
-        let meets = self.network_target.is_met_by(&hash);
-        if header.bits() != tip.bits || !meets || known.heights.contains_key(&hash) {
-            return false;
+        match parent_height {
+            Some(height) => self.learn(header, height),
+            None => false,
         }
-        known.heights.insert(hash, height + 1);
-        known.order.push_back(hash);
-        while known.order.len() > SYNTHETIC_MEMORY {
-            if let Some(old) = known.order.pop_front() {
-                known.heights.remove(&old);
-            }
-        }
-        // Longest branch wins; on equal height the tip seen first stays.
-        if height < tip.height {
-            return false;
-        }
-        self.tip.send_replace(Tip {
-            prev_hash: hash,
-            bits: tip.bits,
-            height: height + 1,
-        });
-        true
     }
 }

@@ -51,6 +51,30 @@ pub enum InsertError {
     NotHeld(#[from] NotHeld),
 }
 
+/// Why a segment was not taken as an assumed base.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AssumeError {
+    /// Not longer than the ancestors the rules read: nothing in it could
+    /// be checked.
+    #[error("a segment of {len} links is no longer than the {depth} the rules read")]
+    TooShort {
+        /// Links in the segment.
+        len: usize,
+        /// [`ChainParams::rules_depth`].
+        depth: usize,
+    },
+    /// A link's parent is not the link before it.
+    #[error("the segment's links do not chain")]
+    Broken,
+    /// The oldest link's parent is held here: insert the links instead.
+    #[error("the segment joins a link this chain holds")]
+    Connected,
+    /// The held best chain has at least as much work over as many links.
+    #[error("the segment has no more work than the best chain over as many links")]
+    LessWork,
+}
+
 /// What inserting a link did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Insertion {
@@ -74,6 +98,18 @@ pub struct Added {
     pub blocks: Vec<LinkId>,
     /// The new best tip, if it changed.
     pub new_tip: Option<LinkId>,
+}
+
+impl Added {
+    /// Appends what a later step added.
+    fn merge(&mut self, later: Added) {
+        self.valid.extend(later.valid);
+        self.invalid.extend(later.invalid);
+        self.blocks.extend(later.blocks);
+        if later.new_tip.is_some() {
+            self.new_tip = later.new_tip;
+        }
+    }
 }
 
 /// Where a new job builds: the fields of its commitment.
@@ -239,14 +275,7 @@ impl ShareChain {
     /// work, and that the block built on it has height `height`. Links
     /// waiting for it are judged again.
     pub fn add_block(&mut self, prev_hash: Hash256, height: u32, now: u64) -> Added {
-        if self.blocks.insert(prev_hash, height).is_none() {
-            self.block_order.push_back(prev_hash);
-            while self.block_order.len() > BLOCK_MEMORY {
-                if let Some(old) = self.block_order.pop_front() {
-                    self.blocks.remove(&old);
-                }
-            }
-        }
+        self.remember_block(prev_hash, height);
         let waiting = self.pending.take_on_block(&prev_hash);
         let mut added = Added::default();
         self.judge_all(waiting, now, &mut added);
@@ -306,6 +335,88 @@ impl ShareChain {
                 Ok(Insertion::Added(added))
             }
         }
+    }
+
+    /// Takes `segment` (oldest first, each link's parent the one before
+    /// it, the oldest's parent unknown here) as an **assumed base**: the
+    /// ancestry of a pool older than anything this node can fetch (peers
+    /// keep [`ChainParams::retained_links`]).
+    ///
+    /// Its first [`ChainParams::rules_depth`] links are taken on their
+    /// own proof (each one's hash meets the chain target it commits to,
+    /// but the target, time and uncle rules, which read ancestors nobody
+    /// holds any more, are not checked); the rest are inserted and checked
+    /// as any link is, on top of them. Windows reaching into the base are
+    /// incomplete (blocks they pay are not settled here); those of the
+    /// links above it are exact, so a segment of `retained_links` settles
+    /// every block of the last window as every other node does.
+    ///
+    /// A chain that holds links takes a base only if the segment carries
+    /// more work than the best chain's last as many links: a node far
+    /// behind catches up, a cheap invented history replaces nothing.
+    pub fn assume(&mut self, segment: Vec<ProvenLink>, now: u64) -> Result<Added, AssumeError> {
+        let depth = self.params.rules_depth() as usize;
+        if segment.len() <= depth {
+            return Err(AssumeError::TooShort {
+                len: segment.len(),
+                depth,
+            });
+        }
+        if segment
+            .windows(2)
+            .any(|pair| pair[1].parent() != Some(pair[0].id()))
+        {
+            return Err(AssumeError::Broken);
+        }
+        if segment[0]
+            .parent()
+            .is_some_and(|p| self.links.contains_key(&p))
+        {
+            return Err(AssumeError::Connected);
+        }
+        if !self.links.is_empty() {
+            let work = |l: &ProvenLink| Difficulty::from_target(&l.chain_target()).raw();
+            let offered = segment
+                .iter()
+                .fold(0u128, |sum, l| sum.saturating_add(work(l)));
+            let held = self
+                .best_chain(segment.len())
+                .iter()
+                .filter_map(|id| self.links.get(id))
+                .fold(0u128, |sum, e| sum.saturating_add(e.difficulty));
+            if offered <= held {
+                return Err(AssumeError::LessWork);
+            }
+            // Everything held is far behind the segment: start again on it.
+            self.links.clear();
+            self.by_height.clear();
+            self.best = None;
+            self.tip_window = TipWindow::default();
+        }
+        let mut added = Added::default();
+        let mut rest = segment.into_iter();
+        for link in rest.by_ref().take(depth) {
+            let parent = link.parent().and_then(|p| self.links.get(&p));
+            let entry = self.entry_for(&link, parent, &[]);
+            if link.is_block() {
+                // A block of the base: headers built on it are known.
+                self.remember_block(*link.id().as_bytes(), link.block_height().saturating_add(1));
+            }
+            self.accept(entry, &mut added);
+        }
+        for link in rest {
+            let id = link.id();
+            match self.insert(link, Origin::LOCAL, now) {
+                Ok(Insertion::Added(more)) => added.merge(more),
+                Ok(_) => {}
+                Err(InsertError::Invalid(e)) => {
+                    added.invalid.push((id, e));
+                    break;
+                }
+                Err(InsertError::NotHeld(_)) => break,
+            }
+        }
+        Ok(added)
     }
 
     /// Forgets links far below the best tip (more than
@@ -386,6 +497,17 @@ impl ShareChain {
             self.best = Some(id);
             self.tip_window.advance(&self.params, &self.links, id);
             added.new_tip = Some(id);
+        }
+    }
+
+    fn remember_block(&mut self, prev_hash: Hash256, height: u32) {
+        if self.blocks.insert(prev_hash, height).is_none() {
+            self.block_order.push_back(prev_hash);
+            while self.block_order.len() > BLOCK_MEMORY {
+                if let Some(old) = self.block_order.pop_front() {
+                    self.blocks.remove(&old);
+                }
+            }
         }
     }
 

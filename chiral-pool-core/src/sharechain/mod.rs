@@ -31,7 +31,7 @@ mod retarget;
 pub mod sync;
 mod window;
 
-pub use chain::{Added, InsertError, Insertion, JobPosition, ShareChain};
+pub use chain::{Added, AssumeError, InsertError, Insertion, JobPosition, ShareChain};
 pub use link::{Certified, Link, LinkError, ProvenLink, MAX_LINK_BYTES};
 pub use params::{ChainParams, ParamsError};
 pub use pending::{NotHeld, Origin, Pending, PendingLimits};

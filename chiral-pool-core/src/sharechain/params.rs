@@ -227,6 +227,15 @@ impl ChainParams {
         PoolId::from_bytes(h.finalize().into())
     }
 
+    /// How many ancestors the rules read below a link (retarget, median
+    /// time, uncles): the links of an assumed base
+    /// ([`super::ShareChain::assume`]).
+    pub fn rules_depth(&self) -> u32 {
+        self.retarget_links
+            .max(self.median_time_links)
+            .max(self.uncle_depth)
+    }
+
     /// Links a node keeps behind its best tip: two windows, plus what the
     /// retarget and uncle rules read below the deeper one.
     pub fn retained_links(&self) -> u32 {

@@ -22,8 +22,8 @@ use chiral_pool_core::payout::Settlement;
 use chiral_pool_core::record::{PoolParams, SignedRecord, LINK_RECORD_TTL_SECS};
 use chiral_pool_core::sharechain::gossip::{Acceptance, LinkGossip, Ticket};
 use chiral_pool_core::sharechain::{
-    Added, Certified, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, ParamsError,
-    PendingLimits, ProvenLink, ShareChain,
+    Added, AssumeError, Certified, ChainParams, InsertError, Insertion, JobPosition, Link, Origin,
+    ParamsError, PendingLimits, ProvenLink, ShareChain,
 };
 use chiral_pool_core::store::RecordStore;
 use chiral_pool_core::store::SharedClock;
@@ -272,6 +272,16 @@ impl LinkKeeper {
                 break;
             }
         }
+        // What is left does not join a held link: a chain that stood on an
+        // assumed base. The longest run of saved links is that base again.
+        if let Some(segment) = longest_run(proven) {
+            let now = self.clock.now();
+            let result = lock(&self.chain).assume(segment, now);
+            if let Ok(added) = result {
+                restored += added.valid.len();
+                self.after(added, false);
+            }
+        }
         restored
     }
 
@@ -396,6 +406,27 @@ impl LinkKeeper {
         chain.contains(&link.id) || link.parent.is_some_and(|p| chain.near_tip(&p))
     }
 
+    /// Takes a backfill that reached the retention depth without meeting a
+    /// held link as the chain's assumed base (a pool older than what peers
+    /// keep; see `ShareChain::assume`). Links that join a held link after
+    /// all are inserted one by one.
+    pub(super) fn assume_base(self: &Arc<Self>, links: Vec<ProvenLink>, origin: Origin) {
+        let now = self.clock.now();
+        let result = lock(&self.chain).assume(links.clone(), now);
+        match result {
+            Ok(added) => {
+                debug!(links = added.valid.len(), "synced onto an assumed base");
+                self.after(added, true);
+            }
+            Err(AssumeError::Connected) => {
+                for link in links {
+                    self.handle(link, origin, None);
+                }
+            }
+            Err(e) => debug!(error = %e, "fetched history not taken as a base"),
+        }
+    }
+
     /// Pushes the links among `valid` that were held when they came.
     fn push_held(&self, valid: &[LinkId]) {
         let ready: Vec<LinkId> = {
@@ -417,8 +448,17 @@ impl LinkKeeper {
     /// cannot sink its block); a block the work source now knows is a
     /// header links may build on.
     fn submit_block(&self, block: &LinkId) -> Option<Added> {
-        let header = *lock(&self.chain).get(block)?.header();
-        self.work.block_found(&header);
+        let (header, height) = {
+            let chain = lock(&self.chain);
+            let link = chain.get(block)?;
+            (*link.header(), link.block_height())
+        };
+        if !self.work.block_found(&header) && self.work.next_height(block.as_bytes()).is_none() {
+            // Its parent block is older than anything this node saw (a
+            // block of an assumed base, or built on one): known on the
+            // share chain's word, which checked its work.
+            self.work.adopt(&header, height);
+        }
         let height = self.work.next_height(block.as_bytes())?;
         Some(lock(&self.chain).add_block(*block.as_bytes(), height, self.clock.now()))
     }
@@ -510,4 +550,32 @@ impl LinkKeeper {
         let added = lock(&self.chain).add_block(prev_hash, height, self.clock.now());
         self.after(added, true);
     }
+}
+
+/// The longest chain of `links` by their parent commitments, oldest
+/// first; `None` if there are none.
+fn longest_run(links: Vec<ProvenLink>) -> Option<Vec<ProvenLink>> {
+    let parents: HashSet<LinkId> = links.iter().filter_map(|l| l.parent()).collect();
+    let mut by_id: std::collections::HashMap<LinkId, ProvenLink> =
+        links.into_iter().map(|l| (l.id(), l)).collect();
+    // Tips: links no other saved link builds on. Sorted, so ties between
+    // runs of one length pick the same run on every restart.
+    let mut tips: Vec<LinkId> = by_id
+        .keys()
+        .filter(|id| !parents.contains(id))
+        .copied()
+        .collect();
+    tips.sort();
+    let run = |tip: LinkId| {
+        std::iter::successors(by_id.get(&tip), |l| l.parent().and_then(|p| by_id.get(&p)))
+            .map(ProvenLink::id)
+            .collect::<Vec<_>>()
+    };
+    let longest = tips.into_iter().map(run).max_by_key(Vec::len)?;
+    let segment: Vec<ProvenLink> = longest
+        .iter()
+        .rev()
+        .filter_map(|id| by_id.remove(id))
+        .collect();
+    (!segment.is_empty()).then_some(segment)
 }

@@ -49,8 +49,8 @@ impl LinkKeeper {
             }
             let keeper = self.clone();
             backfills.tasks.spawn(async move {
-                let links = keeper.backfill(origin, id).await;
-                (id, origin, links)
+                let (links, full) = keeper.backfill(origin, id).await;
+                (id, origin, links, full)
             });
         }
     }
@@ -59,12 +59,16 @@ impl LinkKeeper {
     /// genesis link, or the retention depth), oldest first, each proven as
     /// it arrives (and so only once): from `origin`, else from the store's
     /// link records, in parallel once checkpoints name them.
-    async fn backfill(&self, origin: Origin, id: LinkId) -> Vec<ProvenLink> {
+    ///
+    /// The flag says the fetch reached the retention depth without meeting
+    /// a held link: the links are a base to assume.
+    async fn backfill(&self, origin: Origin, id: LinkId) -> (Vec<ProvenLink>, bool) {
+        let limit = self.params.retained_links() as usize;
         let request = SyncRequest {
             pool: self.pool,
             params: &self.params,
             origin,
-            limit: self.params.retained_links() as usize,
+            limit,
             parallel: SYNC_PARALLEL,
         };
         let known = |id: &LinkId| lock(&self.chain).contains(id);
@@ -77,14 +81,20 @@ impl LinkKeeper {
             unused = synced.unused,
             "backfilled"
         );
-        synced.links
+        let unrooted = synced
+            .links
+            .first()
+            .and_then(|l| l.parent())
+            .is_some_and(|p| !known(&p));
+        let full = synced.links.len() >= limit && unrooted;
+        (synced.links, full)
     }
 }
 
 /// Ancestor fetches in flight.
 #[derive(Default)]
 struct Backfills {
-    tasks: JoinSet<(LinkId, Origin, Vec<ProvenLink>)>,
+    tasks: JoinSet<(LinkId, Origin, Vec<ProvenLink>, bool)>,
     in_flight: HashSet<LinkId>,
 }
 
@@ -117,10 +127,14 @@ pub(in crate::node) async fn run(
                 keeper.tick(ticks);
             }
             Some(done) = backfills.tasks.join_next(), if !backfills.tasks.is_empty() => {
-                let Ok((id, origin, links)) = done else { continue };
+                let Ok((id, origin, links, full)) = done else { continue };
                 backfills.in_flight.remove(&id);
-                for link in links {
-                    keeper.handle(link, origin, None);
+                if full {
+                    keeper.assume_base(links, origin);
+                } else {
+                    for link in links {
+                        keeper.handle(link, origin, None);
+                    }
                 }
             }
             _ = stop.changed() => break,

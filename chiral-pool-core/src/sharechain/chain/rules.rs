@@ -104,11 +104,7 @@ impl ShareChain {
     /// the chain starts there): a link on a fork deeper than what this node
     /// keeps cannot be judged here, which is not its fault.
     pub(super) fn ancestry_known(&self, parent: &Entry) -> bool {
-        let needed = self
-            .params
-            .retarget_links
-            .max(self.params.median_time_links)
-            .max(self.params.uncle_depth) as usize;
+        let needed = self.params.rules_depth() as usize;
         let mut walked = 0;
         let mut cursor = Some(parent);
         while let Some(entry) = cursor {
@@ -200,7 +196,12 @@ impl ShareChain {
             < nephew_height
     }
 
-    fn entry_for(&self, link: &ProvenLink, parent: Option<&Entry>, uncles: &[&Entry]) -> Entry {
+    pub(super) fn entry_for(
+        &self,
+        link: &ProvenLink,
+        parent: Option<&Entry>,
+        uncles: &[&Entry],
+    ) -> Entry {
         let difficulty = Difficulty::from_target(&link.chain_target()).raw();
         let mut pays: BTreeMap<PayoutId, u128> = BTreeMap::new();
         *pays.entry(link.payout().clone()).or_default() += difficulty;
