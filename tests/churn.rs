@@ -67,6 +67,24 @@ async fn a_third_of_the_network_stops_and_nothing_is_lost() {
         .await
         .expect("flush");
 
+    // Every node sees the batches before anything stops (the puts reach
+    // their replicas in the background).
+    for m in &managers {
+        let seen = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                let now = manual.now();
+                if let Ok(page) = m.get_shares_for_pool(&pool, now - 600, now + 60).await {
+                    if page.shares.len() == 40 {
+                        return;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(seen.is_ok(), "the batches did not spread");
+    }
+
     // Stop a seeded third of the nodes, the pool's owner among them.
     let mut order: Vec<usize> = (1..NODES).collect();
     order.shuffle(&mut rand::rngs::StdRng::seed_from_u64(30));
