@@ -12,6 +12,7 @@
 //! the atom; a [`PayoutLedger`] keeps balances across blocks.
 
 mod accounting;
+mod coinbase;
 mod cuts;
 mod ledger;
 mod pplns;
@@ -21,6 +22,10 @@ mod settlement;
 mod split;
 
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
+pub use coinbase::{
+    CoinbaseSplit, OutputRules, PayoutOutput, PayoutOutputs, DEFAULT_DUST, DEFAULT_MAX_OUTPUTS,
+    TAPROOT_OUTPUT_WEIGHT,
+};
 pub use cuts::{CutReward, RewardCuts};
 pub use ledger::{Account, LedgerError, LedgerTotals, PayoutLedger};
 pub use pplns::{rescan_weights, PplnsConfig, PplnsWindow, WindowBps, NORMALIZED_ONE};
