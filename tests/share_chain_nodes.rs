@@ -221,6 +221,9 @@ async fn a_late_node_joins_from_the_records_members_carry_and_agrees() {
     let joined = from_params.announcement(0, u64::MAX / 2);
     assert_eq!(joined.id, pool);
     assert_eq!(joined.chain, ann.chain);
+    // What `--join <id>` calls: the announcement if listed, else these.
+    let found = c.find_pool(&pool).await.expect("the pool is found");
+    assert_eq!((found.id, &found.chain), (pool, &ann.chain));
     // The links are records too, under their ids (the tip's record may
     // still be on its way when the tip is read: read until it is there).
     let tip = a.chain_status().tip.expect("a tip");

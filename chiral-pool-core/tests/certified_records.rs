@@ -175,34 +175,108 @@ fn params_records_hash_to_their_pool_and_any_member_carries_them() {
     ));
 }
 
+/// A link on `parent` whose id makes it a checkpoint link.
+fn checkpoint_link(parent: LinkId) -> Link {
+    (0u64..)
+        .map(|seed| a_link(Some(parent), 1_000 + seed))
+        .find(|l| LinkId::from_bytes(l.header.hash()).is_checkpoint())
+        .expect("one link in 64 is a checkpoint")
+}
+
 #[test]
-fn checkpoints_are_bounded() {
-    let at = LinkId::from_bytes([0; 32]);
-    assert!(at.is_checkpoint());
-    let ok = Checkpoint {
-        ancestors: vec![LinkId::from_bytes([1; 32]); 3],
+fn a_checkpoint_is_bound_to_its_link_and_bounded() {
+    let parent = LinkId::from_bytes(a_link(None, 5).header.hash());
+    let link = checkpoint_link(parent);
+    let at = LinkId::from_bytes(link.header.hash());
+    let good = Checkpoint {
+        link: link.clone(),
+        ancestors: vec![parent, LinkId::from_bytes([1; 32])],
         earlier: vec![LinkId::from_bytes([2; 32])],
     };
-    let record =
-        SignedRecord::checkpoint(&carrier(), &pool(), &at, &ok, now() + 3_600).expect("signs");
+    let record = SignedRecord::checkpoint(&carrier(), &pool(), &good).expect("signs");
+    assert_eq!(record.key(), &RecordKey::checkpoint(&pool(), &at));
+    assert_eq!(record.expires_at(), link.record_expiry());
     assert_eq!(record.verify(now()), Ok(()));
-    assert_eq!(record.checkpoint_payload().expect("a checkpoint"), ok);
-    let empty = Checkpoint {
-        ancestors: Vec::new(),
-        earlier: Vec::new(),
+    assert_eq!(record.checkpoint_payload().expect("a checkpoint"), good);
+
+    let refused = |c: &Checkpoint| SignedRecord::checkpoint(&carrier(), &pool(), c).is_err();
+    // The first ancestor must be the link's own parent.
+    let mut wrong_parent = good.clone();
+    wrong_parent.ancestors[0] = LinkId::from_bytes([3; 32]);
+    assert!(refused(&wrong_parent));
+    // A link that is no checkpoint link.
+    let mut plain = good.clone();
+    plain.link = (0u64..)
+        .map(|seed| a_link(Some(parent), 5_000 + seed))
+        .find(|l| !LinkId::from_bytes(l.header.hash()).is_checkpoint())
+        .expect("most links are not checkpoints");
+    assert!(refused(&plain));
+    // Bounds.
+    let mut long = good.clone();
+    long.ancestors.resize(MAX_CHECKPOINT_SPAN + 1, parent);
+    assert!(refused(&long));
+
+    // Signed under another key, sequence or expiry: refused whoever signs.
+    let bytes = chiral_pool_core::codec::encode(&good).expect("encodes");
+    let sign = |key: RecordKey, seq: u64, expires: u64| {
+        SignedRecord::sign(
+            &carrier(),
+            RecordKind::Checkpoint,
+            key,
+            bytes.clone(),
+            seq,
+            expires,
+        )
+        .expect("signs")
     };
-    assert!(matches!(
-        SignedRecord::checkpoint(&carrier(), &pool(), &at, &empty, now() + 3_600),
-        Err(RecordError::Content(_))
-    ));
-    let long = Checkpoint {
-        ancestors: vec![LinkId::from_bytes([1; 32]); MAX_CHECKPOINT_SPAN + 1],
-        earlier: Vec::new(),
+    let key = RecordKey::checkpoint(&pool(), &at);
+    let expiry = link.record_expiry();
+    assert!(sign(key.clone(), 0, expiry).verify(now()).is_ok());
+    assert!(
+        sign(key.clone(), u64::MAX, expiry).verify(now()).is_err(),
+        "no outbidding"
+    );
+    assert!(sign(key.clone(), 0, expiry - 1).verify(now()).is_err());
+    let other = RecordKey::checkpoint(&pool(), &parent);
+    assert!(sign(other, 0, expiry).verify(now()).is_err());
+    let upper = RecordKey::parse(
+        &key.as_str()
+            .to_uppercase()
+            .replace("CHIRAL:CHECKPOINT:", "chiral:checkpoint:"),
+    )
+    .expect("a key");
+    assert!(
+        sign(upper, 0, expiry).verify(now()).is_err(),
+        "one key per content"
+    );
+}
+
+#[test]
+fn link_records_take_sequence_zero_and_their_canonical_key() {
+    let link = a_link(None, 9);
+    let id = LinkId::from_bytes(link.header.hash());
+    let bytes = link.to_bytes().expect("encodes");
+    let sign = |key: RecordKey, seq: u64| {
+        SignedRecord::sign(
+            &carrier(),
+            RecordKind::Link,
+            key,
+            bytes.clone(),
+            seq,
+            link.record_expiry(),
+        )
+        .expect("signs")
     };
-    assert!(matches!(
-        SignedRecord::checkpoint(&carrier(), &pool(), &at, &long, now() + 3_600),
-        Err(RecordError::Content(_))
-    ));
+    let key = RecordKey::link(&pool(), &id);
+    assert!(sign(key.clone(), 0).verify(now()).is_ok());
+    assert!(sign(key.clone(), 1).verify(now()).is_err());
+    let upper = RecordKey::parse(
+        &key.as_str()
+            .to_uppercase()
+            .replace("CHIRAL:LINK:", "chiral:link:"),
+    )
+    .expect("a key");
+    assert!(sign(upper, 0).verify(now()).is_err());
 }
 
 #[test]

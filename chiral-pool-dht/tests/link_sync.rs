@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{LinkId, PoolId};
 use chiral_pool_core::pow::{CompactTarget, Difficulty};
-use chiral_pool_core::record::{Checkpoint, SignedRecord, LINK_RECORD_TTL_SECS};
+use chiral_pool_core::record::{Checkpoint, SignedRecord};
 use chiral_pool_core::sharechain::gossip::LinkGossip;
 use chiral_pool_core::sharechain::sync::{fetch_ancestry, SyncRequest};
 use chiral_pool_core::sharechain::testing::{linear_chain, BlockRef};
@@ -50,9 +50,7 @@ async fn stored(
         let record = SignedRecord::link(&carrier, &POOL, &link).expect("certifies");
         store.put(record).await.expect("stored");
         if let Some(c) = chain.checkpoint(&id).and_then(|c| checkpoint(&id, c)) {
-            let expires = u64::from(link.header.time()) + LINK_RECORD_TTL_SECS;
-            let record =
-                SignedRecord::checkpoint(&carrier, &POOL, &id, &c, expires).expect("signs");
+            let record = SignedRecord::checkpoint(&carrier, &POOL, &c).expect("signs");
             store.put(record).await.expect("stored");
         }
     }
@@ -215,7 +213,7 @@ async fn a_pool_older_than_what_peers_keep_is_joined_on_an_assumed_base() {
     let mut fresh = ShareChain::new(POOL, p.clone(), Default::default()).expect("valid");
     fresh.add_block([0; 32], 1, u64::from(T0));
     let added = fresh
-        .assume(synced.links, u64::MAX / 2)
+        .assume(synced.links, Vec::new(), u64::MAX / 2)
         .expect("an assumed base");
     assert_eq!(added.valid.len(), 300);
     assert_eq!(fresh.tip(), Some(tip));

@@ -11,7 +11,7 @@ use chiral_bench_support::rss::rss_kib;
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool::core::pow::{sha256d, sha256d_pair, CompactTarget, Difficulty, Target};
-use chiral_pool::core::record::{SignedRecord, LINK_RECORD_TTL_SECS};
+use chiral_pool::core::record::SignedRecord;
 use chiral_pool::core::share::commitment::Commitment;
 use chiral_pool::core::sharechain::gossip::LinkGossip;
 use chiral_pool::core::sharechain::sync::{fetch_ancestry, SyncRequest};
@@ -360,9 +360,7 @@ async fn sync_figure(figs: &mut Vec<Figure>, nodes: &[KadStore]) {
     for (id, link) in &held {
         records.push(SignedRecord::link(&carrier, &POOL, link).expect("certifies"));
         if let Some(c) = chain.checkpoint(id) {
-            let expires = u64::from(link.header.time()) + LINK_RECORD_TTL_SECS;
-            records
-                .push(SignedRecord::checkpoint(&carrier, &POOL, id, &c, expires).expect("signs"));
+            records.push(SignedRecord::checkpoint(&carrier, &POOL, &c).expect("signs"));
         }
     }
     let stored_at = Instant::now();

@@ -123,20 +123,27 @@ impl SyntheticChain {
     /// late takes on its work. Becomes the tip if its branch is the
     /// longest. Returns whether it did.
     pub fn adopt(&self, header: &BlockHeader, height: u32) -> bool {
-        self.learn(header, height)
+        self.learn(header, Some(height))
     }
 
-    /// Records a block at `height` (the next block is `height + 1`); the
-    /// longest branch is the tip, on equal height the first seen stays.
-    fn learn(&self, header: &BlockHeader, height: u32) -> bool {
+    /// Records a block at `height`, or on a known parent when `height` is
+    /// `None` (the next block is one higher); the longest branch is the
+    /// tip, on equal height the first seen stays.
+    fn learn(&self, header: &BlockHeader, height: Option<u32>) -> bool {
         let mut known = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(height) = height.or_else(|| known.heights.get(header.prev_hash()).copied()) else {
+            return false;
+        };
+        let Some(next) = height.checked_add(1) else {
+            return false;
+        };
         let tip = *self.tip.borrow();
         let hash = header.hash();
         let meets = self.network_target.is_met_by(&hash);
         if header.bits() != tip.bits || !meets || known.heights.contains_key(&hash) {
             return false;
         }
-        known.heights.insert(hash, height + 1);
+        known.heights.insert(hash, next);
         known.order.push_back(hash);
         while known.order.len() > SYNTHETIC_MEMORY {
             if let Some(old) = known.order.pop_front() {
@@ -149,7 +156,7 @@ impl SyntheticChain {
         self.tip.send_replace(Tip {
             prev_hash: hash,
             bits: tip.bits,
-            height: height + 1,
+            height: next,
         });
         true
     }
@@ -182,13 +189,6 @@ impl WorkSource for SyntheticChain {
     }
 
     fn block_found(&self, header: &BlockHeader) -> bool {
-        let parent_height = {
-            let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-            known.heights.get(header.prev_hash()).copied()
-        };
-        match parent_height {
-            Some(height) => self.learn(header, height),
-            None => false,
-        }
+        self.learn(header, None)
     }
 }

@@ -5,8 +5,10 @@
 //! Such a record still travels in a [`SignedRecord`] envelope, signed by
 //! whichever node stores it: the signature names the carrier (whom a
 //! store strikes for a forgery), never an authority. Any member of a pool
-//! may carry any of them, so they outlive the node that first published
-//! them.
+//! may carry any of them, so they can outlive the node that first
+//! published them. Their sequence number is always 0 and their key is the
+//! canonical one for their content, so a carrier can neither outbid
+//! another copy nor store the same content under a second key.
 
 use serde::{Deserialize, Serialize};
 
@@ -18,9 +20,10 @@ use crate::pool::{PoolAnnouncement, MAX_NAME_LEN};
 use crate::sharechain::{Certified, ChainParams, Link};
 
 /// How long a link record lives after its header time, seconds (47 h):
-/// two windows at the default time cap, within [`MAX_TTL_SECS`] even for
-/// a header time an hour ahead. A link is unsigned, so no other expiry
-/// could be trusted: this one follows from the link itself.
+/// about two windows at the default time cap (and far more than two at
+/// the default depth cap), within [`MAX_TTL_SECS`] even for a header time
+/// an hour ahead. A link is unsigned, so no other expiry could be
+/// trusted: this one follows from the link itself.
 pub const LINK_RECORD_TTL_SECS: u64 = MAX_TTL_SECS - 3_600;
 
 /// Most ancestors one checkpoint lists. A checkpoint link comes about
@@ -35,12 +38,16 @@ pub const MAX_CHECKPOINT_EARLIER: usize = 96;
 /// What a fresh node reads to fetch a chain in parallel instead of one
 /// link at a time. Stored at a checkpoint link ([`LinkId::is_checkpoint`]).
 ///
-/// Nothing here is trusted: a reader fetches the links it names by id
-/// (each proves its own work) and keeps only those that chain from the
-/// checkpoint link by their own parent commitments. A wrong checkpoint
-/// costs the fetches it named, never a wrong chain.
+/// The record carries the checkpoint link itself, so its key, its expiry
+/// and the first ancestor are bound to that link's work. The rest is not
+/// trusted: a reader fetches the links it names by id (each proves its own
+/// work), in order, and keeps only those that chain from the checkpoint
+/// link by their own parent commitments. A wrong checkpoint costs one
+/// round of fetches, never a wrong chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
+    /// The checkpoint link ([`LinkId::is_checkpoint`]).
+    pub link: Link,
     /// The checkpoint link's ancestors, newest first: its parent, then
     /// each parent's parent, down to the previous checkpoint link or a
     /// genesis link (both included); at most [`MAX_CHECKPOINT_SPAN`].
@@ -87,29 +94,28 @@ impl SignedRecord {
         SignedRecord::sign(
             carrier,
             RecordKind::Link,
-            RecordKey::link(pool, &certified.id),
+            RecordKey::link(pool, &certified.id()),
             link.to_bytes()?,
             0,
-            link_expiry(link),
+            link.record_expiry(),
         )
     }
 
-    /// The checkpoint at link `at` of `pool`, carried by `carrier`.
+    /// The checkpoint of `pool` at its link, carried by `carrier`;
+    /// expires with the link's record.
     pub fn checkpoint(
         carrier: &Keypair,
         pool: &PoolId,
-        at: &LinkId,
         checkpoint: &Checkpoint,
-        expires_at: u64,
     ) -> Result<Self, RecordError> {
-        check_checkpoint(checkpoint)?;
+        let at = check_checkpoint(pool, checkpoint)?;
         SignedRecord::sign(
             carrier,
             RecordKind::Checkpoint,
-            RecordKey::checkpoint(pool, at),
+            RecordKey::checkpoint(pool, &at),
             codec::encode(checkpoint)?,
             0,
-            expires_at,
+            checkpoint.link.record_expiry(),
         )
     }
 
@@ -136,16 +142,19 @@ impl SignedRecord {
         Ok(Link::from_bytes(&self.payload)?)
     }
 
-    /// The pool, id and parent of a link record that verified, read
-    /// without hashing again (the verification did).
+    /// The pool and the link of a link or checkpoint record, certified
+    /// again (a store's replica rule reads them).
     pub fn link_summary(&self) -> Option<(PoolId, Certified)> {
-        if self.kind != RecordKind::Link {
-            return None;
-        }
-        let rest = self.key.as_str().strip_prefix(super::LINK_PREFIX)?;
-        let (pool, id) = pool_and_link(rest)?;
-        let parent = self.link_payload().ok()?.committed_parent().ok()?;
-        Some((pool, Certified { id, parent }))
+        let (prefix, link) = match self.kind {
+            RecordKind::Link => (super::LINK_PREFIX, self.link_payload().ok()?),
+            RecordKind::Checkpoint => (
+                super::CHECKPOINT_PREFIX,
+                self.checkpoint_payload().ok()?.link,
+            ),
+            _ => return None,
+        };
+        let (pool, _) = pool_and_link(self.key.as_str().strip_prefix(prefix)?)?;
+        Some((pool, link.certify(&pool).ok()?))
     }
 
     /// The checkpoint in a verified checkpoint record.
@@ -172,14 +181,16 @@ impl SignedRecord {
     }
 }
 
-/// The expiry a link record must carry.
-fn link_expiry(link: &Link) -> u64 {
-    u64::from(link.header.time()) + LINK_RECORD_TTL_SECS
-}
-
-fn check_checkpoint(checkpoint: &Checkpoint) -> Result<(), RecordError> {
-    if checkpoint.ancestors.is_empty() {
-        return Err(RecordError::Content("a checkpoint lists no ancestor"));
+/// Checks a checkpoint's bounds and its link; returns the link's id.
+fn check_checkpoint(pool: &PoolId, checkpoint: &Checkpoint) -> Result<LinkId, RecordError> {
+    let certified = checkpoint.link.certify(pool)?;
+    if !certified.id().is_checkpoint() {
+        return Err(RecordError::Content("the link is not a checkpoint link"));
+    }
+    if checkpoint.ancestors.first().copied() != certified.parent() {
+        return Err(RecordError::Content(
+            "a checkpoint's first ancestor is not its link's parent",
+        ));
     }
     if checkpoint.ancestors.len() > MAX_CHECKPOINT_SPAN {
         return Err(RecordError::Content(
@@ -191,7 +202,7 @@ fn check_checkpoint(checkpoint: &Checkpoint) -> Result<(), RecordError> {
             "a checkpoint names too many earlier checkpoints",
         ));
     }
-    Ok(())
+    Ok(certified.id())
 }
 
 fn check_params(params: &PoolParams) -> Result<(), RecordError> {
@@ -202,33 +213,50 @@ fn check_params(params: &PoolParams) -> Result<(), RecordError> {
     Ok(())
 }
 
-/// The key binding of the content-certified kinds: `rest` is the key
+/// The key binding of the content-certified kinds: the content decides
+/// the key (in its canonical form), the sequence number is 0 and, for
+/// links and checkpoints, the expiry follows the link. `rest` is the key
 /// after its namespace prefix.
 pub(super) fn check_binding(record: &SignedRecord, rest: &str) -> Result<(), RecordError> {
-    let bound = |ok: bool| {
-        if ok {
+    if record.seq != 0 {
+        return Err(RecordError::Content(
+            "a content-checked record has sequence 0",
+        ));
+    }
+    let bound = |key: RecordKey, expires_at: Option<u64>| {
+        if key == record.key && expires_at.is_none_or(|e| e == record.expires_at) {
             Ok(())
         } else {
-            Err(RecordError::KeyBinding(record.key.as_str().to_owned()))
+            Err(unbound(record))
         }
     };
     match record.kind {
         RecordKind::Link => {
-            let (pool, id) = pool_and_link(rest).ok_or_else(|| unbound(record))?;
+            let (pool, _) = pool_and_link(rest).ok_or_else(|| unbound(record))?;
             let link = Link::from_bytes(&record.payload)?;
             let certified = link.certify(&pool)?;
-            bound(certified.id == id && record.expires_at == link_expiry(&link))
+            bound(
+                RecordKey::link(&pool, &certified.id()),
+                Some(link.record_expiry()),
+            )
         }
         RecordKind::Checkpoint => {
-            pool_and_link(rest).ok_or_else(|| unbound(record))?;
+            let (pool, _) = pool_and_link(rest).ok_or_else(|| unbound(record))?;
             let checkpoint: Checkpoint = codec::decode(&record.payload, MAX_RECORD_BYTES)?;
-            check_checkpoint(&checkpoint)
+            let at = check_checkpoint(&pool, &checkpoint)?;
+            bound(
+                RecordKey::checkpoint(&pool, &at),
+                Some(checkpoint.link.record_expiry()),
+            )
         }
         RecordKind::Params => {
             let pool = PoolId::from_hex(rest).ok_or_else(|| unbound(record))?;
             let params: PoolParams = codec::decode(&record.payload, MAX_RECORD_BYTES)?;
             check_params(&params)?;
-            bound(params.id() == pool)
+            if params.id() != pool {
+                return Err(unbound(record));
+            }
+            bound(RecordKey::params(&pool), None)
         }
         _ => Err(unbound(record)),
     }

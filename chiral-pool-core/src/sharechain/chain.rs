@@ -24,6 +24,9 @@ pub(super) struct Entry {
     pub(super) height: u64,
     /// Difficulty of its chain target, fixed point: its own weight.
     pub(super) difficulty: u128,
+    /// Taken on its own proof as part of an assumed base
+    /// ([`ShareChain::assume`]): no window that includes it is known.
+    pub(super) assumed: bool,
     /// Its difficulty plus the weighted uncles it cites: what it adds to a
     /// window and to its chain's cumulative work.
     pub(super) work: u128,
@@ -73,6 +76,9 @@ pub enum AssumeError {
     /// The held best chain has at least as much work over as many links.
     #[error("the segment has no more work than the best chain over as many links")]
     LessWork,
+    /// The held best tip is recent: a live chain never gives way.
+    #[error("the chain's best tip is recent; it is not behind")]
+    Live,
 }
 
 /// What inserting a link did.
@@ -102,7 +108,7 @@ pub struct Added {
 
 impl Added {
     /// Appends what a later step added.
-    fn merge(&mut self, later: Added) {
+    pub(super) fn merge(&mut self, later: Added) {
         self.valid.extend(later.valid);
         self.invalid.extend(later.invalid);
         self.blocks.extend(later.blocks);
@@ -223,6 +229,18 @@ impl ShareChain {
         }
     }
 
+    /// The valid links at most `depth` below the best tip's height (the
+    /// tip included), in no particular order.
+    pub fn recent(&self, depth: u64) -> Vec<LinkId> {
+        let Some(top) = self.height() else {
+            return Vec::new();
+        };
+        self.by_height
+            .range(top.saturating_sub(depth)..)
+            .flat_map(|(_, ids)| ids.iter().copied())
+            .collect()
+    }
+
     /// Cumulative work of the best tip.
     pub fn tip_work(&self) -> u128 {
         self.best
@@ -337,88 +355,6 @@ impl ShareChain {
         }
     }
 
-    /// Takes `segment` (oldest first, each link's parent the one before
-    /// it, the oldest's parent unknown here) as an **assumed base**: the
-    /// ancestry of a pool older than anything this node can fetch (peers
-    /// keep [`ChainParams::retained_links`]).
-    ///
-    /// Its first [`ChainParams::rules_depth`] links are taken on their
-    /// own proof (each one's hash meets the chain target it commits to,
-    /// but the target, time and uncle rules, which read ancestors nobody
-    /// holds any more, are not checked); the rest are inserted and checked
-    /// as any link is, on top of them. Windows reaching into the base are
-    /// incomplete (blocks they pay are not settled here); those of the
-    /// links above it are exact, so a segment of `retained_links` settles
-    /// every block of the last window as every other node does.
-    ///
-    /// A chain that holds links takes a base only if the segment carries
-    /// more work than the best chain's last as many links: a node far
-    /// behind catches up, a cheap invented history replaces nothing.
-    pub fn assume(&mut self, segment: Vec<ProvenLink>, now: u64) -> Result<Added, AssumeError> {
-        let depth = self.params.rules_depth() as usize;
-        if segment.len() <= depth {
-            return Err(AssumeError::TooShort {
-                len: segment.len(),
-                depth,
-            });
-        }
-        if segment
-            .windows(2)
-            .any(|pair| pair[1].parent() != Some(pair[0].id()))
-        {
-            return Err(AssumeError::Broken);
-        }
-        if segment[0]
-            .parent()
-            .is_some_and(|p| self.links.contains_key(&p))
-        {
-            return Err(AssumeError::Connected);
-        }
-        if !self.links.is_empty() {
-            let work = |l: &ProvenLink| Difficulty::from_target(&l.chain_target()).raw();
-            let offered = segment
-                .iter()
-                .fold(0u128, |sum, l| sum.saturating_add(work(l)));
-            let held = self
-                .best_chain(segment.len())
-                .iter()
-                .filter_map(|id| self.links.get(id))
-                .fold(0u128, |sum, e| sum.saturating_add(e.difficulty));
-            if offered <= held {
-                return Err(AssumeError::LessWork);
-            }
-            // Everything held is far behind the segment: start again on it.
-            self.links.clear();
-            self.by_height.clear();
-            self.best = None;
-            self.tip_window = TipWindow::default();
-        }
-        let mut added = Added::default();
-        let mut rest = segment.into_iter();
-        for link in rest.by_ref().take(depth) {
-            let parent = link.parent().and_then(|p| self.links.get(&p));
-            let entry = self.entry_for(&link, parent, &[]);
-            if link.is_block() {
-                // A block of the base: headers built on it are known.
-                self.remember_block(*link.id().as_bytes(), link.block_height().saturating_add(1));
-            }
-            self.accept(entry, &mut added);
-        }
-        for link in rest {
-            let id = link.id();
-            match self.insert(link, Origin::LOCAL, now) {
-                Ok(Insertion::Added(more)) => added.merge(more),
-                Ok(_) => {}
-                Err(InsertError::Invalid(e)) => {
-                    added.invalid.push((id, e));
-                    break;
-                }
-                Err(InsertError::NotHeld(_)) => break,
-            }
-        }
-        Ok(added)
-    }
-
     /// Forgets links far below the best tip (more than
     /// [`ChainParams::retained_links`]) and pending links older than the
     /// window's time span. Returns how many links went.
@@ -480,7 +416,7 @@ impl ShareChain {
         }
     }
 
-    fn accept(&mut self, entry: Entry, added: &mut Added) {
+    pub(super) fn accept(&mut self, entry: Entry, added: &mut Added) {
         let id = entry.link.id();
         let better = match self.best.and_then(|b| self.links.get(&b)) {
             None => true,
@@ -500,7 +436,7 @@ impl ShareChain {
         }
     }
 
-    fn remember_block(&mut self, prev_hash: Hash256, height: u32) {
+    pub(super) fn remember_block(&mut self, prev_hash: Hash256, height: u32) {
         if self.blocks.insert(prev_hash, height).is_none() {
             self.block_order.push_back(prev_hash);
             while self.block_order.len() > BLOCK_MEMORY {
@@ -542,5 +478,8 @@ impl ShareChain {
     }
 }
 
+mod assume;
 mod queries;
+
+pub use assume::ASSUME_STALE_SECS;
 mod rules;

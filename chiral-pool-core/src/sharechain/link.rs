@@ -211,11 +211,11 @@ impl Link {
         Ok((parsed, commitment, id, chain_target))
     }
 
-    /// The parent a link commits to, read without checking its work (for a
-    /// link a store already certified).
-    pub fn committed_parent(&self) -> Result<Option<LinkId>, LinkError> {
-        let parsed = ParsedCoinbase::parse(&self.coinbase).map_err(CommitmentError::from)?;
-        Ok(Commitment::from_parsed(&parsed, &self.coinbase)?.parent)
+    /// When a stored record of this link expires (unix seconds): its
+    /// header time plus [`crate::record::LINK_RECORD_TTL_SECS`]. A link is
+    /// unsigned, so no other expiry could be trusted.
+    pub fn record_expiry(&self) -> u64 {
+        u64::from(self.header.time()) + crate::record::LINK_RECORD_TTL_SECS
     }
 
     /// The checks left once the hash is known to meet `chain_target`.
@@ -262,10 +262,20 @@ impl Link {
 /// What [`Link::certify`] found: the link's id and the parent it commits to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Certified {
+    id: LinkId,
+    parent: Option<LinkId>,
+}
+
+impl Certified {
     /// The link's id (its header hash).
-    pub id: LinkId,
+    pub fn id(&self) -> LinkId {
+        self.id
+    }
+
     /// The parent it commits to; `None` for a genesis link.
-    pub parent: Option<LinkId>,
+    pub fn parent(&self) -> Option<LinkId> {
+        self.parent
+    }
 }
 
 /// A link whose own proof holds: its header hash meets the target it

@@ -31,7 +31,9 @@ mod retarget;
 pub mod sync;
 mod window;
 
-pub use chain::{Added, AssumeError, InsertError, Insertion, JobPosition, ShareChain};
+pub use chain::{
+    Added, AssumeError, InsertError, Insertion, JobPosition, ShareChain, ASSUME_STALE_SECS,
+};
 pub use link::{Certified, Link, LinkError, ProvenLink, MAX_LINK_BYTES};
 pub use params::{ChainParams, ParamsError};
 pub use pending::{NotHeld, Origin, Pending, PendingLimits};

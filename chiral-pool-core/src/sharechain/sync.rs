@@ -100,7 +100,9 @@ where
             continue;
         };
         // A checkpoint link whose parent is missing: fetch what the
-        // checkpoints name, all at once, then keep what chains.
+        // checkpoints name, in order, `parallel` at a time, keeping what
+        // chains; a round whose links stop chaining ends the batch, so a
+        // wrong checkpoint costs one round.
         let named = fetcher.plan(id, parent, &mut synced).await;
         let budget = request.limit - newest_first.len();
         let wanted: Vec<LinkId> = named
@@ -108,29 +110,33 @@ where
             .filter(|i| !known(i))
             .take(budget)
             .collect();
-        if wanted.is_empty() {
-            continue;
-        }
-        synced.rounds += 1;
-        let mut got: HashMap<LinkId, ProvenLink> = HashMap::with_capacity(wanted.len());
-        let mut fetches = stream::iter(wanted)
-            .map(|id| fetcher.link(id))
-            .buffer_unordered(request.parallel.max(1));
-        while let Some(fetched) = fetches.next().await {
-            if let Some((link, source)) = fetched {
-                synced.count(source);
-                got.insert(link.id(), link);
+        for round in wanted.chunks(request.parallel.max(1)) {
+            synced.rounds += 1;
+            let mut got: HashMap<LinkId, ProvenLink> = HashMap::with_capacity(round.len());
+            let mut fetches = stream::iter(round.iter().copied())
+                .map(|id| fetcher.link(id))
+                .buffer_unordered(round.len());
+            while let Some(fetched) = fetches.next().await {
+                if let Some((link, source)) = fetched {
+                    synced.count(source);
+                    got.insert(link.id(), link);
+                }
             }
-        }
-        while let Some(p) = next {
-            if newest_first.len() >= request.limit || known(&p) {
+            while let Some(p) = next {
+                if newest_first.len() >= request.limit || known(&p) {
+                    break;
+                }
+                let Some(link) = got.remove(&p) else { break };
+                next = link.parent();
+                newest_first.push(link);
+            }
+            let stray = got.len();
+            synced.unused += stray;
+            let done = next.is_none_or(|p| known(&p)) || newest_first.len() >= request.limit;
+            if stray > 0 || done {
                 break;
             }
-            let Some(link) = got.remove(&p) else { break };
-            next = link.parent();
-            newest_first.push(link);
         }
-        synced.unused += got.len();
     }
     newest_first.reverse();
     synced.links = newest_first;

@@ -78,7 +78,10 @@ fn end_after(
         return Some(WindowEnd::Genesis);
     };
     match links.get(&parent) {
+        // An assumed link's own weights are not checked: no window that
+        // reaches it is known.
         None => Some(WindowEnd::Missing),
+        Some(p) if p.assumed => Some(WindowEnd::Missing),
         Some(p) if p.median_time < oldest => Some(WindowEnd::TimeCap),
         Some(_) => None,
     }
@@ -91,6 +94,15 @@ pub(super) fn walk(
     tip: LinkId,
 ) -> Option<Window> {
     let top = links.get(&tip)?;
+    if top.assumed {
+        return Some(Window {
+            tip,
+            links: 0,
+            work: 0,
+            weights: Vec::new(),
+            end: WindowEnd::Missing,
+        });
+    }
     let (limit, oldest) = (threshold(params, top), cutoff(params, top));
     let mut weights: BTreeMap<PayoutId, u128> = BTreeMap::new();
     let (mut work, mut count) = (0u128, 0usize);
@@ -106,8 +118,8 @@ pub(super) fn walk(
         }
         // end_after returned None: the parent is held and inside the span.
         match entry.link.parent().and_then(|p| links.get(&p)) {
-            Some(parent) => entry = parent,
-            None => break WindowEnd::Missing,
+            Some(parent) if !parent.assumed => entry = parent,
+            _ => break WindowEnd::Missing,
         }
     };
     Some(Window {

@@ -11,7 +11,7 @@
 //! checked. A link whose parent is missing is held; its ancestors are
 //! fetched from the peer that forwarded it, oldest inserted first.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -19,13 +19,12 @@ use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool_core::payout::Settlement;
-use chiral_pool_core::record::{PoolParams, SignedRecord, LINK_RECORD_TTL_SECS};
+use chiral_pool_core::record::PoolParams;
 use chiral_pool_core::sharechain::gossip::{Acceptance, LinkGossip, Ticket};
 use chiral_pool_core::sharechain::{
-    Added, AssumeError, Certified, ChainParams, InsertError, Insertion, JobPosition, Link, Origin,
-    ParamsError, PendingLimits, ProvenLink, ShareChain,
+    Added, ChainParams, InsertError, Insertion, JobPosition, Link, Origin, ParamsError,
+    PendingLimits, ProvenLink, ShareChain,
 };
-use chiral_pool_core::store::RecordStore;
 use chiral_pool_core::store::SharedClock;
 use chiral_pool_dht::KadStore;
 use tokio::sync::watch;
@@ -34,6 +33,7 @@ use tracing::{debug, warn};
 use super::link_store::{LinkStore, StoreJob, StoreWriter};
 use super::lock;
 
+mod records;
 mod sync;
 
 pub(in crate::node) use sync::run;
@@ -113,6 +113,11 @@ pub struct LinkKeeper {
     /// Links that were held when they came: pushed to the pool's members
     /// once they join (gossipsub forwarded none of them).
     held_to_push: Mutex<HashSet<LinkId>>,
+    /// Own links among them, pushed and stored as records once they join.
+    own_held: Mutex<HashMap<LinkId, Link>>,
+    /// What the replica rule reads (see `records::NearTip`), kept apart
+    /// from the chain's lock: the Kademlia task reads it.
+    near_tip: Arc<records::NearTip>,
 }
 
 impl LinkKeeper {
@@ -155,6 +160,8 @@ impl LinkKeeper {
             verified: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             held_to_push: Mutex::default(),
+            own_held: Mutex::default(),
+            near_tip: Arc::default(),
         }))
     }
 
@@ -274,9 +281,9 @@ impl LinkKeeper {
         }
         // What is left does not join a held link: a chain that stood on an
         // assumed base. The longest run of saved links is that base again.
-        if let Some(segment) = longest_run(proven) {
+        if let Some((segment, others)) = sync::longest_run(proven) {
             let now = self.clock.now();
-            let result = lock(&self.chain).assume(segment, now);
+            let result = lock(&self.chain).assume(segment, others, now);
             if let Ok(added) = result {
                 restored += added.valid.len();
                 self.after(added, false);
@@ -304,19 +311,7 @@ impl LinkKeeper {
         match result {
             Ok(Insertion::Added(added)) => {
                 if let Some(link) = raw.filter(|_| added.valid.contains(&id)) {
-                    let records = self.records_of(&id, &link);
-                    let (gossip, pool) = (self.gossip.clone(), self.pool);
-                    tokio::spawn(async move {
-                        if let Err(e) = gossip.publish(pool, &link).await {
-                            debug!(error = %e, "link not pushed (no member yet)");
-                        }
-                        // Then stored, for nodes that sync later.
-                        for record in records {
-                            if let Err(e) = gossip.put(record).await {
-                                debug!(error = %e, "link record not stored");
-                            }
-                        }
-                    });
+                    self.push_own(id, link);
                 }
                 self.after(added, true);
             }
@@ -325,6 +320,9 @@ impl LinkKeeper {
                 let mut held = lock(&self.held_to_push);
                 if held.len() < MAX_HELD_TO_PUSH {
                     held.insert(id);
+                    if let Some(link) = raw {
+                        lock(&self.own_held).insert(id, link);
+                    }
                 }
             }
             Ok(Insertion::Known) => {}
@@ -355,85 +353,26 @@ impl LinkKeeper {
                 lock(&self.unsettled).push(*block);
             }
             if added.new_tip.is_some() {
-                self.position.send_replace(lock(&self.chain).job());
+                let chain = lock(&self.chain);
+                self.position.send_replace(chain.job());
+                self.near_tip.update(&chain);
             }
         }
         self.settle_ready();
     }
 
-    /// The records of an own link: the link itself and, at a checkpoint
-    /// link, its checkpoint (this node built on every ancestor it names).
-    fn records_of(&self, id: &LinkId, link: &Link) -> Vec<SignedRecord> {
-        let mut records = Vec::with_capacity(2);
-        match SignedRecord::link(&self.carrier, &self.pool, link) {
-            Ok(record) => records.push(record),
-            Err(e) => debug!(error = %e, "own link makes no record"),
-        }
-        let checkpoint = lock(&self.chain).checkpoint(id);
-        if let Some(checkpoint) = checkpoint {
-            let expires = u64::from(link.header.time()) + LINK_RECORD_TTL_SECS;
-            match SignedRecord::checkpoint(&self.carrier, &self.pool, id, &checkpoint, expires) {
-                Ok(record) => records.push(record),
-                Err(e) => debug!(error = %e, "checkpoint makes no record"),
-            }
-        }
-        records
-    }
-
-    /// Stores the pool's parameters record again (any member does).
-    fn republish_params(&self) {
-        let expires = self.clock.now() + PARAMS_TTL_SECS;
-        match SignedRecord::params(&self.carrier, &self.identity, expires) {
-            Ok(record) => {
-                let gossip = self.gossip.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = gossip.put(record).await {
-                        debug!(error = %e, "parameters record not stored");
-                    }
-                });
-            }
-            Err(e) => warn!(error = %e, "the pool's parameters make no record"),
-        }
-    }
-
-    /// The replica rule: a peer's link record is kept if this node holds
-    /// the link, or its parent within the uncle depth of the best tip.
-    pub(super) fn admits(&self, pool: &PoolId, link: &Certified) -> bool {
-        if *pool != self.pool {
-            return false;
-        }
-        let chain = lock(&self.chain);
-        chain.contains(&link.id) || link.parent.is_some_and(|p| chain.near_tip(&p))
-    }
-
-    /// Takes a backfill that reached the retention depth without meeting a
-    /// held link as the chain's assumed base (a pool older than what peers
-    /// keep; see `ShareChain::assume`). Links that join a held link after
-    /// all are inserted one by one.
-    pub(super) fn assume_base(self: &Arc<Self>, links: Vec<ProvenLink>, origin: Origin) {
-        let now = self.clock.now();
-        let result = lock(&self.chain).assume(links.clone(), now);
-        match result {
-            Ok(added) => {
-                debug!(links = added.valid.len(), "synced onto an assumed base");
-                self.after(added, true);
-            }
-            Err(AssumeError::Connected) => {
-                for link in links {
-                    self.handle(link, origin, None);
-                }
-            }
-            Err(e) => debug!(error = %e, "fetched history not taken as a base"),
-        }
-    }
-
-    /// Pushes the links among `valid` that were held when they came.
+    /// Pushes the links among `valid` that were held when they came; an
+    /// own one is also stored, as if it had joined at once.
     fn push_held(&self, valid: &[LinkId]) {
         let ready: Vec<LinkId> = {
             let mut held = lock(&self.held_to_push);
             valid.iter().filter(|id| held.remove(id)).copied().collect()
         };
         for id in ready {
+            if let Some(link) = lock(&self.own_held).remove(&id) {
+                self.push_own(id, link);
+                continue;
+            }
             let Some(link) = self.link(&id) else { continue };
             let (gossip, pool) = (self.gossip.clone(), self.pool);
             tokio::spawn(async move {
@@ -541,6 +480,7 @@ impl LinkKeeper {
             lock(&self.chain).prune();
             // Held links that never joined are not pushed any more.
             lock(&self.held_to_push).clear();
+            lock(&self.own_held).clear();
             let keep = now.saturating_sub(2 * u64::from(self.params.max_window_secs));
             self.store_job(StoreJob::Prune(u32::try_from(keep).unwrap_or(u32::MAX)));
         }
@@ -550,32 +490,4 @@ impl LinkKeeper {
         let added = lock(&self.chain).add_block(prev_hash, height, self.clock.now());
         self.after(added, true);
     }
-}
-
-/// The longest chain of `links` by their parent commitments, oldest
-/// first; `None` if there are none.
-fn longest_run(links: Vec<ProvenLink>) -> Option<Vec<ProvenLink>> {
-    let parents: HashSet<LinkId> = links.iter().filter_map(|l| l.parent()).collect();
-    let mut by_id: std::collections::HashMap<LinkId, ProvenLink> =
-        links.into_iter().map(|l| (l.id(), l)).collect();
-    // Tips: links no other saved link builds on. Sorted, so ties between
-    // runs of one length pick the same run on every restart.
-    let mut tips: Vec<LinkId> = by_id
-        .keys()
-        .filter(|id| !parents.contains(id))
-        .copied()
-        .collect();
-    tips.sort();
-    let run = |tip: LinkId| {
-        std::iter::successors(by_id.get(&tip), |l| l.parent().and_then(|p| by_id.get(&p)))
-            .map(ProvenLink::id)
-            .collect::<Vec<_>>()
-    };
-    let longest = tips.into_iter().map(run).max_by_key(Vec::len)?;
-    let segment: Vec<ProvenLink> = longest
-        .iter()
-        .rev()
-        .filter_map(|id| by_id.remove(id))
-        .collect();
-    (!segment.is_empty()).then_some(segment)
 }

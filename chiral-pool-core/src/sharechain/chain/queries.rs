@@ -125,7 +125,8 @@ impl ShareChain {
         if !at.is_checkpoint() {
             return None;
         }
-        let mut cursor = self.get(at)?.parent();
+        let link = self.get(at)?;
+        let mut cursor = link.parent();
         let mut ancestors = Vec::new();
         while let Some(id) = cursor {
             let Some(link) = self.get(&id) else { break };
@@ -143,6 +144,10 @@ impl ShareChain {
             }
             cursor = link.parent();
         }
-        (!ancestors.is_empty()).then_some(Checkpoint { ancestors, earlier })
+        (!ancestors.is_empty()).then(|| Checkpoint {
+            link: link.link().clone(),
+            ancestors,
+            earlier,
+        })
     }
 }

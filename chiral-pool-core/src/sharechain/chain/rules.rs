@@ -231,6 +231,7 @@ impl ShareChain {
             )
             .collect();
         Entry {
+            assumed: false,
             height: parent.map_or(0, |p| p.height + 1),
             difficulty,
             work,

@@ -34,11 +34,11 @@ pub(super) struct LinkRelay {
     tickets: HashMap<u64, (MessageId, PeerId)>,
     ticket_order: VecDeque<u64>,
     next_ticket: u64,
-    origins: HashMap<PeerId, Origin>,
+    /// Each peer's origin and when it last delivered (a message count):
+    /// past [`MAX_ORIGINS`], the peer seen longest ago is forgotten.
+    origins: HashMap<PeerId, (Origin, u64)>,
     peers: HashMap<Origin, PeerId>,
-    /// Origins in the order they were given, oldest first (evicted past
-    /// [`MAX_ORIGINS`]).
-    origin_order: VecDeque<PeerId>,
+    deliveries: u64,
     next_origin: u64,
     fetches: HashMap<OutboundRequestId, GossipReply<Option<Link>>>,
     lookup: Option<LinkLookup>,
@@ -46,22 +46,28 @@ pub(super) struct LinkRelay {
 
 impl LinkRelay {
     fn origin_of(&mut self, peer: PeerId) -> Origin {
-        if let Some(origin) = self.origins.get(&peer) {
+        self.deliveries += 1;
+        if let Some((origin, seen)) = self.origins.get_mut(&peer) {
+            *seen = self.deliveries;
             return *origin;
+        }
+        if self.origins.len() >= MAX_ORIGINS {
+            // O(n) only when a new peer comes past the bound.
+            let stalest = self
+                .origins
+                .iter()
+                .min_by_key(|(_, (_, seen))| *seen)
+                .map(|(p, (o, _))| (*p, *o));
+            if let Some((old, o)) = stalest {
+                self.origins.remove(&old);
+                self.peers.remove(&o);
+            }
         }
         // Origin 0 is the local node.
         self.next_origin += 1;
         let origin = Origin(self.next_origin);
-        self.origins.insert(peer, origin);
+        self.origins.insert(peer, (origin, self.deliveries));
         self.peers.insert(origin, peer);
-        self.origin_order.push_back(peer);
-        while self.origin_order.len() > MAX_ORIGINS {
-            if let Some(old) = self.origin_order.pop_front() {
-                if let Some(o) = self.origins.remove(&old) {
-                    self.peers.remove(&o);
-                }
-            }
-        }
         origin
     }
 
@@ -246,20 +252,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_peer_keeps_its_origin_and_the_oldest_are_forgotten_past_the_bound() {
+    fn a_peer_keeps_its_origin_and_the_stalest_is_forgotten_past_the_bound() {
         let mut relay = LinkRelay::default();
         let first = PeerId::random();
         let origin = relay.origin_of(first);
         assert_ne!(origin, Origin::LOCAL);
         // However often it comes back (a reconnect included), one origin.
         assert_eq!(relay.origin_of(first), origin);
-        for _ in 0..MAX_ORIGINS {
+        let second = PeerId::random();
+        relay.origin_of(second);
+        for _ in 0..MAX_ORIGINS - 2 {
             relay.origin_of(PeerId::random());
         }
+        // A peer that keeps delivering is not the one forgotten.
+        assert_eq!(relay.origin_of(first), origin);
+        relay.origin_of(PeerId::random());
         assert_eq!(relay.origins.len(), MAX_ORIGINS);
         assert_eq!(relay.peers.len(), MAX_ORIGINS);
-        // The oldest was evicted; back, it gets a new origin.
-        assert!(!relay.origins.contains_key(&first));
-        assert_ne!(relay.origin_of(first), origin);
+        assert!(!relay.origins.contains_key(&second), "the stalest went");
+        assert_eq!(relay.origin_of(first), origin);
     }
 }

@@ -38,6 +38,12 @@ impl Node {
             }
         }
         let kad_record = to_kad_record(&record, now);
+        if self.own_records.len() >= self.config.max_records {
+            // Link records come one per own link: expired ones make room.
+            let now = Instant::now();
+            self.own_records
+                .retain(|_, r| r.expires.is_none_or(|t| t > now));
+        }
         if self.own_records.len() < self.config.max_records {
             self.own_records
                 .insert(kad_record.key.clone(), kad_record.clone());
