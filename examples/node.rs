@@ -196,7 +196,7 @@ async fn status_line(node: &PoolNode) -> String {
         .map(|t| t.to_hex()[..16].to_owned())
         .unwrap_or_else(|| "none".into());
     let mut line = format!(
-        "peers {}  pools known {}  chain height {}  tip {}  links {} (pending {}, uncles {})  links verified {}  refused {}  blocks settled {}  shares verified {}",
+        "peers {}  pools known {}  chain height {}  tip {}  links {} (pending {}, uncles {})  links verified {}  refused {}  blocks settled {}  shares verified {}  replayed {}",
         node.store.peer_count(),
         pools,
         chain.height.map_or_else(|| "-".into(), |h| h.to_string()),
@@ -208,6 +208,7 @@ async fn status_line(node: &PoolNode) -> String {
         chain.rejected,
         node.blocks().len(),
         node.counters.shares_in_view.load(Ordering::Relaxed),
+        node.counters.shares_replayed.load(Ordering::Relaxed),
     );
     if let Some((_, s)) = node.stratum() {
         let rejected: Vec<String> = RejectReason::ALL
