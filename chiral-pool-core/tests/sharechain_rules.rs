@@ -135,6 +135,8 @@ fn an_unknown_block_is_pending_and_a_lower_or_wrong_height_is_refused() {
         f.insert(on_fork.clone()).expect("held"),
         Insertion::Pending(Pending::UnknownBlock([5; 32]))
     );
+    // The block may be a link this node never saw: it is asked for.
+    assert!(f.chain.wanted().contains(&LinkId::from_bytes([5; 32])));
     let added = f.chain.add_block([5; 32], 2, f.now);
     assert_eq!(added.valid, vec![id(&on_fork)]);
 

@@ -173,13 +173,18 @@ impl PendingLinks {
     /// Ids that pending links wait for and nobody holds: what to fetch.
     /// Sorted, so every caller asks in the same order.
     pub(super) fn wanted(&self) -> Vec<LinkId> {
+        // A block-chain header links wait for may itself be a link this
+        // node never saw (a block whose link fell off the best chain, so no
+        // parent or uncle walk reaches it): ask for it by the same id.
         let mut out: Vec<LinkId> = self
             .on_link
             .keys()
-            .filter(|id| !self.held.contains_key(id))
             .copied()
+            .chain(self.on_block.keys().map(|hash| LinkId::from_bytes(*hash)))
+            .filter(|id| !self.held.contains_key(id))
             .collect();
         out.sort_unstable();
+        out.dedup();
         out
     }
 
