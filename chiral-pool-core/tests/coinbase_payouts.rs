@@ -85,8 +85,8 @@ fn an_empty_window_pays_the_finder_all_but_the_fee() {
     assert_eq!(out.outputs.len(), 2);
 }
 
-/// Mean atoms paid to `scripts` over `runs` seeds.
-fn mean_paid(weights: &[(Vec<u8>, u128)], scripts: &[Vec<u8>], total: u64, runs: u64) -> f64 {
+/// Atoms paid to `scripts`, summed over `runs` seeds.
+fn paid_over(weights: &[(Vec<u8>, u128)], scripts: &[Vec<u8>], total: u64, runs: u64) -> u128 {
     let rules = OutputRules::default();
     let mut sum = 0u128;
     for i in 0..runs {
@@ -98,7 +98,7 @@ fn mean_paid(weights: &[(Vec<u8>, u128)], scripts: &[Vec<u8>], total: u64, runs:
             .map(|o| u128::from(o.value))
             .sum::<u128>();
     }
-    sum as f64 / runs as f64
+    sum
 }
 
 #[test]
@@ -110,7 +110,7 @@ fn splitting_into_as_many_addresses_as_the_cap_gains_nothing_in_expectation() {
         .map(|i| (script(i), 1_000 + (i as u128 * 7_919) % 5_000))
         .collect();
     let rest: u128 = others.iter().map(|(_, w)| w).sum();
-    let alice_weight = rest * 3 / 97;
+    let alice_weight = rest * 3 / 97 / cap as u128 * cap as u128;
     let alice = b"alice-0".to_vec();
     let mut whole = others.clone();
     whole.push((alice.clone(), alice_weight));
@@ -122,19 +122,20 @@ fn splitting_into_as_many_addresses_as_the_cap_gains_nothing_in_expectation() {
     for p in &parts {
         split_up.push((p.clone(), alice_weight / cap as u128));
     }
-    let runs = 2_000;
-    let exact = total as f64 * alice_weight as f64 / (rest + alice_weight) as f64;
-    let one = mean_paid(&whole, std::slice::from_ref(&alice), total, runs);
-    let many = mean_paid(&split_up, &parts, total, runs);
-    let grid = (total / cap as u64) as f64;
-    // Within a few hundredths of a unit of the exact share, both ways
-    // (the spare of under one unit per block goes to a weight-drawn miner).
+    let runs = 2_000u64;
+    // Her exact share over all runs, and a tolerance of a twentieth of a
+    // unit per block (the grid's spare of under one unit per block goes
+    // to a weight-drawn miner).
+    let exact = u128::from(runs) * u128::from(total) * alice_weight / (rest + alice_weight);
+    let tolerance = u128::from(runs) * u128::from(total / cap as u64) / 20;
+    let one = paid_over(&whole, std::slice::from_ref(&alice), total, runs);
+    let many = paid_over(&split_up, &parts, total, runs);
     assert!(
-        (one - exact).abs() < 0.05 * grid,
+        one.abs_diff(exact) < tolerance,
         "one address: {one} vs {exact}"
     );
     assert!(
-        (many - exact).abs() < 0.05 * grid,
+        many.abs_diff(exact) < tolerance,
         "{cap} addresses: {many} vs {exact}"
     );
 }
@@ -146,7 +147,7 @@ fn a_miner_below_one_unit_is_paid_a_unit_as_often_as_its_weight_says() {
     // 1,000 miners of equal weight share 200 units: each is paid in one
     // block of five on average.
     let w: Vec<(Vec<u8>, u128)> = (0..1_000).map(|i| (script(i), 1)).collect();
-    let runs = 2_000;
+    let runs = 2_000u64;
     let mut paid = 0u64;
     for i in 0..runs {
         let out = split(total, cuts(0, 0), seed(i)).outputs(&w, &rules);
@@ -155,6 +156,6 @@ fn a_miner_below_one_unit_is_paid_a_unit_as_often_as_its_weight_says() {
             paid += 1;
         }
     }
-    let rate = paid as f64 / runs as f64;
-    assert!((rate - 0.2).abs() < 0.03, "{rate}");
+    // 400 expected; three standard deviations is about 54.
+    assert!(paid.abs_diff(runs / 5) < 60, "{paid} of {runs}");
 }
