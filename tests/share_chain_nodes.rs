@@ -105,8 +105,8 @@ fn assert_same_payouts(nodes: &[&Arc<PoolNode>]) -> usize {
     compared
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_follower_with_its_own_chain_settles_every_block_the_server_does() {
+/// A node announcing a pool and a second node following it.
+async fn server_and_follower() -> (Arc<PoolNode>, Arc<PoolNode>, PoolAnnouncement) {
     let a = PoolNode::start(announcing(Keypair::generate()))
         .await
         .expect("a");
@@ -117,6 +117,12 @@ async fn a_follower_with_its_own_chain_settles_every_block_the_server_does() {
     b.store.wait_for_peers(1).await;
     let ann = discover(&b, pool).await;
     b.follow(&ann).await.expect("follows");
+    (a, b, ann)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_with_its_own_chain_settles_every_block_the_server_does() {
+    let (a, b, _) = server_and_follower().await;
     let stop = chiral_pool::node::stop_flag();
     let m = miner(&a, "alice.rig", &stop);
     settled(&[&a, &b], 4, Duration::from_secs(120)).await;
@@ -182,16 +188,8 @@ async fn four_nodes_miners_on_two_a_restart_all_agree() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_late_node_joins_from_the_records_members_carry_and_agrees() {
-    let a = PoolNode::start(announcing(Keypair::generate()))
-        .await
-        .expect("a");
-    let pool = a.pool().expect("a pool");
-    let b = PoolNode::start(config(Keypair::generate(), a.store.dial_addresses()))
-        .await
-        .expect("b");
-    b.store.wait_for_peers(1).await;
-    let ann = discover(&b, pool).await;
-    b.follow(&ann).await.expect("follows");
+    let (a, b, ann) = server_and_follower().await;
+    let pool = ann.id;
     let stop = chiral_pool::node::stop_flag();
     let m = miner(&a, "alice.rig", &stop);
     settled(&[&a, &b], 2, Duration::from_secs(120)).await;

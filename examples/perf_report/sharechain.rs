@@ -16,9 +16,7 @@ use chiral_pool::core::share::commitment::Commitment;
 use chiral_pool::core::sharechain::gossip::LinkGossip;
 use chiral_pool::core::sharechain::sync::{fetch_ancestry, SyncRequest};
 use chiral_pool::core::sharechain::testing::{linear_chain, mine_link, mine_with_branch, BlockRef};
-use chiral_pool::core::sharechain::{
-    ChainParams, JobPosition, Link, Origin, PendingLimits, ShareChain,
-};
+use chiral_pool::core::sharechain::{ChainParams, JobPosition, Link, Origin, ShareChain};
 use chiral_pool::core::store::RecordStore;
 use chiral_pool::dht::{KadConfig, KadStore};
 use futures::StreamExt;
@@ -49,27 +47,7 @@ fn block(bits_links: u128) -> BlockRef {
 
 /// A chain of `n` links 10 s apart on one block, four miners.
 fn chain_of(n: usize, params: &ChainParams, block: BlockRef) -> ShareChain {
-    let mut chain = ShareChain::new(POOL, params.clone(), PendingLimits::default())
-        .expect("valid chain params");
-    chain.add_block(block.prev_hash, block.height, u64::from(T0));
-    let miners: Vec<PayoutId> = (0..4)
-        .map(|i| PayoutId::new(format!("m{i}")).expect("valid"))
-        .collect();
-    for i in 0..n {
-        let link = mine_link(
-            POOL,
-            &chain.job(),
-            &miners[i % 4],
-            block,
-            T0 + 10 * i as u32,
-            i as u64,
-        );
-        let proven = link.prove(&POOL, params).expect("proves");
-        chain
-            .insert(proven, Origin::LOCAL, u64::MAX / 2)
-            .expect("valid");
-    }
-    chain
+    linear_chain(POOL, params, block, n, T0, 10)
 }
 
 /// Seconds per link to extend `chain` by `extra` links and read the best
