@@ -105,6 +105,26 @@ fn assert_same_payouts(nodes: &[&Arc<PoolNode>]) -> usize {
     compared
 }
 
+/// Reads `key` from `node`'s store until a record decodes with `decode`
+/// (a put may still be on its way), bounded by a timeout.
+async fn read_until<T>(
+    node: &PoolNode,
+    key: RecordKey,
+    decode: impl Fn(&chiral_pool::core::record::SignedRecord) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let records = node.store.get(&key).await.unwrap_or_default();
+            if let Some(found) = records.iter().find_map(&decode) {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("{key} is found"))
+}
+
 /// A node announcing a pool and a second node following it.
 async fn server_and_follower() -> (Arc<PoolNode>, Arc<PoolNode>, PoolAnnouncement) {
     let a = PoolNode::start(announcing(Keypair::generate()))
@@ -200,21 +220,7 @@ async fn a_late_node_joins_from_the_records_members_carry_and_agrees() {
         .await
         .expect("c");
     c.store.wait_for_peers(1).await;
-    let from_params = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let records = c
-                .store
-                .get(&RecordKey::params(&pool))
-                .await
-                .unwrap_or_default();
-            if let Some(p) = records.iter().find_map(|r| r.params_payload().ok()) {
-                return p;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await
-    .expect("a member's parameters record is found");
+    let from_params = read_until(&c, RecordKey::params(&pool), |r| r.params_payload().ok()).await;
     assert_eq!(from_params.id(), pool);
     let joined = from_params.announcement(0, u64::MAX / 2);
     assert_eq!(joined.id, pool);
@@ -225,21 +231,7 @@ async fn a_late_node_joins_from_the_records_members_carry_and_agrees() {
     // The links are records too, under their ids (the tip's record may
     // still be on its way when the tip is read: read until it is there).
     let tip = a.chain_status().tip.expect("a tip");
-    let stored = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let records = c
-                .store
-                .get(&RecordKey::link(&pool, &tip))
-                .await
-                .unwrap_or_default();
-            if let Some(link) = records.iter().find_map(|r| r.link_payload().ok()) {
-                return link;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    })
-    .await
-    .expect("the tip's link record is found");
+    let stored = read_until(&c, RecordKey::link(&pool, &tip), |r| r.link_payload().ok()).await;
     assert_eq!(stored.header.hash(), *tip.as_bytes());
 
     c.follow(&joined).await.expect("follows");

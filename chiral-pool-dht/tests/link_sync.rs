@@ -14,7 +14,7 @@ use chiral_pool_core::sharechain::sync::{fetch_ancestry, SyncRequest};
 use chiral_pool_core::sharechain::testing::{linear_chain, BlockRef};
 use chiral_pool_core::sharechain::{ChainParams, Origin, ShareChain};
 use chiral_pool_core::store::{ManualClock, RecordStore};
-use chiral_pool_dht::{GossipHub, MemoryNetwork, MemoryStore};
+use chiral_pool_dht::{GossipHub, HubGossip, MemoryNetwork, MemoryStore};
 
 const POOL: PoolId = PoolId::from_bytes([5; 32]);
 const T0: u32 = 1_700_000_000;
@@ -57,6 +57,29 @@ async fn stored(
     store
 }
 
+/// A chain, a store holding it with its checkpoints, a lone gossip
+/// member (no peer answers), the rules and the tip.
+struct Fixture {
+    chain: ShareChain,
+    store: MemoryStore,
+    gossip: HubGossip,
+    p: ChainParams,
+    tip: LinkId,
+}
+
+async fn fixture() -> Fixture {
+    let chain = chain();
+    let store = stored(&chain, |_, c| Some(c)).await;
+    let tip = chain.tip().expect("tip");
+    Fixture {
+        chain,
+        store,
+        gossip: GossipHub::new().member(),
+        p: params(),
+        tip,
+    }
+}
+
 fn request(origin: Origin, p: &ChainParams) -> SyncRequest<'_> {
     SyncRequest {
         pool: POOL,
@@ -76,11 +99,13 @@ fn ids(chain: &ShareChain) -> Vec<LinkId> {
 
 #[tokio::test]
 async fn checkpoints_turn_a_serial_sync_into_a_few_rounds() {
-    let chain = chain();
-    let store = stored(&chain, |_, c| Some(c)).await;
-    let gossip = GossipHub::new().member();
-    let p = params();
-    let tip = chain.tip().expect("tip");
+    let Fixture {
+        chain,
+        store,
+        gossip,
+        p,
+        tip,
+    } = fixture().await;
     let synced = fetch_ancestry(&gossip, &store, &request(Origin::LOCAL, &p), tip, &|_| {
         false
     })
@@ -173,11 +198,13 @@ async fn a_wrong_checkpoint_costs_fetches_never_a_wrong_chain() {
 
 #[tokio::test]
 async fn a_sync_stops_at_its_limit_and_at_a_missing_link() {
-    let chain = chain();
-    let store = stored(&chain, |_, c| Some(c)).await;
-    let gossip = GossipHub::new().member();
-    let p = params();
-    let tip = chain.tip().expect("tip");
+    let Fixture {
+        chain,
+        store,
+        gossip,
+        p,
+        tip,
+    } = fixture().await;
     let mut limited = request(Origin::LOCAL, &p);
     limited.limit = 150;
     let synced = fetch_ancestry(&gossip, &store, &limited, tip, &|_| false).await;
@@ -200,11 +227,13 @@ async fn a_sync_stops_at_its_limit_and_at_a_missing_link() {
 
 #[tokio::test]
 async fn a_pool_older_than_what_peers_keep_is_joined_on_an_assumed_base() {
-    let chain = chain();
-    let store = stored(&chain, |_, c| Some(c)).await;
-    let gossip = GossipHub::new().member();
-    let p = params();
-    let tip = chain.tip().expect("tip");
+    let Fixture {
+        chain,
+        store,
+        gossip,
+        p,
+        tip,
+    } = fixture().await;
     // Peers keep 300 links of a 700-link chain: the sync stops there.
     let mut request = request(Origin::LOCAL, &p);
     request.limit = 300;
