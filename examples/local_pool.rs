@@ -101,7 +101,19 @@ async fn main() -> ExitCode {
     if let Some(first) = report.nodes.first() {
         for (b, block) in first.blocks.iter().enumerate() {
             let s = &block.settlement;
-            println!(
+            if !block.outputs.is_empty() {
+                println!(
+                    "\nblock {} at height {} (link {}) found by {}: {} in {} coinbase outputs  [{} links in the window of its parent]",
+                    b + 1,
+                    block.height,
+                    &block.link.to_hex()[..16],
+                    block.finder,
+                    atoms(s.reward),
+                    block.outputs.len(),
+                    block.window_links,
+                );
+            } else {
+                println!(
                 "\nblock {} at height {} (link {}) found by {}: reward {} = fee {} + finder bonus {} + miners {}  [{} links in the window of its parent]",
                 b + 1,
                 block.height,
@@ -113,17 +125,31 @@ async fn main() -> ExitCode {
                 atoms(s.paid_to_miners()),
                 block.window_links,
             );
-            for (id, a) in &s.payouts {
-                println!("    {id:<10} {:>14} atoms  ({})", a, atoms(*a));
+            }
+            if block.outputs.is_empty() {
+                for (id, a) in &s.payouts {
+                    println!("    {id:<10} {:>14} atoms  ({})", a, atoms(*a));
+                }
+            } else {
+                println!("    coinbase outputs (address, amount), as the block pays them:");
+                for (address, a) in &block.outputs {
+                    println!("    {address:<44} {:>14} atoms  ({})", a, atoms(*a));
+                }
             }
             let same = report
                 .nodes
                 .iter()
                 .all(|n| n.blocks.get(b).map(|x| &x.settlement) == Some(s));
+            let agree = report.nodes.iter().all(|n| {
+                n.blocks
+                    .get(b)
+                    .is_some_and(|x| x.outputs_agree != Some(false))
+            });
             println!(
-                "    identical on all {} nodes: {}  conserved: {}",
+                "    identical on all {} nodes: {}  every node's own split equals the block's outputs: {}  conserved: {}",
                 report.nodes.len(),
                 same,
+                agree,
                 s.is_conserved()
             );
         }
@@ -147,7 +173,7 @@ async fn main() -> ExitCode {
     if let Some(first) = report.nodes.first() {
         println!("\nearned over the settled blocks (node 0):");
         for b in &first.balances {
-            println!("    {:<10} {:>14} atoms", b.payout, b.credited);
+            println!("    {:<44} {:>14} atoms", b.payout, b.credited);
         }
     }
     if report.problems.is_empty() {

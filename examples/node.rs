@@ -13,9 +13,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use chiral_pool::core::identity::Keypair;
-use chiral_pool::core::ids::PoolId;
-use chiral_pool::core::payout::WindowBps;
+use chiral_pool::core::ids::{PayoutId, PoolId};
+use chiral_pool::core::payout::{payout_script, AddressNetwork, WindowBps};
 use chiral_pool::core::pool::FeeBps;
+use chiral_pool::core::sharechain::CoinbaseRules;
 use chiral_pool::dht::kad::Multiaddr;
 use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
 use chiral_pool::stratum::server::RejectReason;
@@ -59,6 +60,17 @@ struct Args {
     /// Network difficulty of the synthetic chain.
     #[arg(long, default_value_t = 1.0 / 256.0)]
     block_difficulty: f64,
+    /// Pay each block's window in its coinbase, with the pool's fee to
+    /// this address (when announcing a pool). Miners' usernames must then
+    /// be `<address>.<worker>` with addresses of `--network`. Without it
+    /// the pool keeps a ledger and any payout id works.
+    #[arg(long)]
+    address: Option<String>,
+    /// Address format of a pool that pays in the coinbase: mainnet,
+    /// testnet, signet or regtest. The synthetic chain takes mainnet
+    /// addresses, as a public pool would.
+    #[arg(long, default_value = "mainnet")]
+    network: AddressNetwork,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 10)]
     status_every: u64,
@@ -117,10 +129,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     config.stratum = args.stratum;
     if join.is_none() && (args.stratum.is_some() || args.announce.is_some()) {
+        let coinbase = match &args.address {
+            Some(address) => {
+                let owner = PayoutId::new(address.as_str())?;
+                // Refused here, with the reason, rather than by the pool's
+                // rules check.
+                payout_script(&owner, args.network)?;
+                let mut rules = CoinbaseRules::bitcoin(args.network, owner);
+                rules.initial_subsidy = config.reward;
+                Some(rules)
+            }
+            None => None,
+        };
         config.announce = Some(PoolSpec {
             fee: FeeBps::new(args.fee_bps)?,
             window: WindowBps::new(args.window_bps)?,
             link_spacing_secs: args.link_spacing,
+            coinbase,
             ..PoolSpec::new(
                 args.announce
                     .clone()
@@ -134,7 +159,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("listening: {a}");
     }
     if let Some((addr, _)) = node.stratum() {
-        println!("stratum: stratum+tcp://{addr}  (username: <payout id>.<worker>)");
+        println!(
+            "stratum: stratum+tcp://{addr}  (username: {})",
+            username_hint(&node)
+        );
     }
     if let Some(pool) = node.pool() {
         println!("pool: {pool}");
@@ -163,7 +191,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                         node.follow(&ann).await?;
                         println!("following pool {} ({})", ann.name, ann.id);
                         if let Some((addr, _)) = node.stratum() {
-                            println!("stratum: stratum+tcp://{addr}  (username: <payout id>.<worker>)");
+                            println!("stratum: stratum+tcp://{addr}  (username: {})", username_hint(&node));
                         }
                     }
                 }
@@ -186,6 +214,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     node.shutdown().await;
     Ok(())
+}
+
+/// What a miner's username must look like on this node's pool.
+fn username_hint(node: &PoolNode) -> String {
+    match node.coinbase_rules() {
+        Some(rules) => format!(
+            "<{} address>.<worker>; blocks pay the window in the coinbase",
+            rules.network
+        ),
+        None => "<payout id>.<worker>; payouts are a ledger".into(),
+    }
 }
 
 async fn status_line(node: &PoolNode) -> String {

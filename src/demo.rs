@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 
 use chiral_pool_core::chain::SyntheticChain;
 use chiral_pool_core::identity::Keypair;
-use chiral_pool_core::ids::PoolId;
+use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::pow::Target;
 use chiral_stratum::client::ClientConfig;
 
 use crate::miner::{run_cpu_miner, MinerStats};
 use crate::node::{Balance, ChainBlock, ChainStatus, NodeConfig, NodeError, PoolNode, PoolSpec};
-use chiral_pool_core::payout::WindowBps;
+use chiral_pool_core::payout::{AddressNetwork, WindowBps};
 use chiral_pool_core::pool::FeeBps;
+use chiral_pool_core::sharechain::CoinbaseRules;
 
 /// Settings of [`run_local_pool`].
 #[derive(Debug, Clone)]
@@ -136,6 +137,14 @@ pub async fn run_local_pool(
             .with_reward(crate::node::DEFAULT_REWARD),
     );
     let fee = FeeBps::new(config.fee_bps).map_err(|e| invalid("fee_bps", &e))?;
+    // The block pays the window in its coinbase; the synthetic chain takes
+    // mainnet addresses, as a public pool would.
+    let owner_address = demo_address("owner");
+    let mut coinbase = CoinbaseRules::bitcoin(
+        AddressNetwork::Bitcoin,
+        PayoutId::new(owner_address.as_str()).map_err(|e| invalid("owner", &e))?,
+    );
+    coinbase.initial_subsidy = crate::node::DEFAULT_REWARD;
     let base = |keypair: Keypair| NodeConfig {
         chain: Some(chain.clone()),
         share_difficulty: config.share_difficulty,
@@ -149,6 +158,7 @@ pub async fn run_local_pool(
         fee,
         window: WindowBps::DEFAULT,
         link_spacing_secs: config.link_spacing_secs,
+        coinbase: Some(coinbase),
         ..PoolSpec::new("local-demo")
     });
     first.stratum = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
@@ -211,8 +221,11 @@ pub async fn run_local_pool(
         let stats = Arc::new(MinerStats::default());
         miner_stats.push(stats.clone());
         let (addr, _) = &servers[m % servers.len()];
-        let mut c = ClientConfig::new(addr.to_string(), format!("miner{}.cpu", m + 1));
+        let address = demo_address(&format!("miner{}", m + 1));
+        let mut c = ClientConfig::new(addr.to_string(), format!("{address}.cpu{}", m + 1));
         c.suggest_difficulty = Some(config.share_difficulty);
+        // The miner refuses any job that would not credit it.
+        c.expect_pool = Some(pool);
         miners.push(tokio::spawn(run_cpu_miner(c, stats, stop.clone())));
     }
     let server_stats: Vec<_> = servers.iter().map(|(_, s)| s.clone()).collect();
@@ -317,6 +330,18 @@ fn check(views: &[NodeView], wanted: usize, problems: &mut Vec<String>) {
                     v.index
                 ));
             }
+            if block.outputs != reference.outputs {
+                problems.push(format!(
+                    "node {} read other coinbase outputs for block {b}",
+                    v.index
+                ));
+            }
+            if block.outputs_agree != Some(true) {
+                problems.push(format!(
+                    "node {}'s own split of block {b}'s window is not the block's outputs ({:?})",
+                    v.index, block.outputs_agree
+                ));
+            }
             if !block.settlement.is_conserved() {
                 problems.push(format!(
                     "node {} block {b} does not conserve its reward",
@@ -331,4 +356,19 @@ fn check(views: &[NodeView], wanted: usize, problems: &mut Vec<String>) {
             problems.push(format!("node {} did not discover the pool", v.index));
         }
     }
+}
+
+/// A mainnet P2WPKH address for a demo participant, the same for a label
+/// on every run: its program is the first 20 bytes of
+/// `sha256("chiral-pool demo " || label)`. Nobody holds its key; a real
+/// miner gives its own address.
+pub fn demo_address(label: &str) -> String {
+    use bitcoin::hashes::{sha256, Hash};
+    let hash = sha256::Hash::hash(format!("chiral-pool demo {label}").as_bytes());
+    let mut program = [0u8; 20];
+    program.copy_from_slice(&hash.as_byte_array()[..20]);
+    let script = bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array(program));
+    bitcoin::Address::from_script(&script, bitcoin::Network::Bitcoin)
+        .map(|a| a.to_string())
+        .unwrap_or_default()
 }

@@ -23,6 +23,8 @@ pub struct MinerStats {
     pub accepted: AtomicU64,
     /// Shares rejected by the pool.
     pub rejected: AtomicU64,
+    /// Jobs refused because they would not credit this miner.
+    pub refused_jobs: AtomicU64,
 }
 
 /// Mines on `config.addr` until `stop` is set; reconnects with backoff when
@@ -57,7 +59,7 @@ pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: A
             loop {
                 match events.try_recv() {
                     Ok(ClientEvent::Job(j)) => {
-                        job = Some(j);
+                        job = checked(&client, j, &stats);
                         en2 = 0;
                         nonce_base = 0;
                     }
@@ -76,7 +78,7 @@ pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: A
             }
             let Some(current) = job.clone() else {
                 match tokio::time::timeout(Duration::from_secs(30), events.recv()).await {
-                    Ok(Some(ClientEvent::Job(j))) => job = Some(j),
+                    Ok(Some(ClientEvent::Job(j))) => job = checked(&client, j, &stats),
                     Ok(Some(ClientEvent::Difficulty(d))) => difficulty = d,
                     Ok(Some(_)) | Ok(None) | Err(_) => break,
                 }
@@ -134,6 +136,19 @@ pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: A
                     }
                 }
             }
+        }
+    }
+}
+
+/// The job if it credits this miner ([`StratumClient::check_job`]);
+/// otherwise no work is done on it, and the miner says why.
+fn checked(client: &StratumClient, job: JobParams, stats: &MinerStats) -> Option<JobParams> {
+    match client.check_job(&job) {
+        Ok(()) => Some(job),
+        Err(e) => {
+            stats.refused_jobs.fetch_add(1, Ordering::Relaxed);
+            warn!(job = %job.id, error = %e, "job refused: no work is done on it");
+            None
         }
     }
 }

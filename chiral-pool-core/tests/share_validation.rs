@@ -225,7 +225,8 @@ fn header_bits_must_match_the_network() {
 fn structure_limits_and_decoding() {
     let f = Fixture::new(DIFF1_BITS);
     let mut big = f.share("alice", 1);
-    big.coinbase.resize(5000, 0);
+    big.coinbase
+        .resize(chiral_pool_core::share::MAX_COINBASE_LEN + 1, 0);
     assert!(matches!(
         f.validator().verify(&big),
         Err(ShareError::Malformed(_))

@@ -40,6 +40,7 @@ proptest! {
                         uncles: Vec::new(),
                         chain_bits: tip_link.commitment().chain_bits,
                         min_time: 0,
+                        payouts: None,
                     }
                 }
                 _ => f.chain.job(),

@@ -59,6 +59,7 @@ fn a_withheld_parent_makes_its_child_pending_then_both_valid() {
         uncles: Vec::new(),
         chain_bits: f.chain.job().chain_bits,
         min_time: 0,
+        payouts: None,
     };
     let child = f.link_at(&parent_position, "dave", T0 + 40, 101);
     assert_eq!(
@@ -180,6 +181,7 @@ fn with_a_sibling() -> (LinkFixture, LinkId, LinkId) {
         uncles: Vec::new(),
         chain_bits: f.chain.get(&ids[4]).expect("tip").commitment().chain_bits,
         min_time: 0,
+        payouts: None,
     };
     let sibling = f.link_at(&parent_position, "carol", T0 + 45, 55);
     let sibling_id = id(&sibling);

@@ -24,6 +24,7 @@ fn link(seed: u64) -> Link {
         uncles: Vec::new(),
         chain_bits: ChainParams::new().floor_target().to_compact_lossy(),
         min_time: 0,
+        payouts: None,
     };
     let block = BlockRef {
         prev_hash: [0; 32],

@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chiral_pool_core::ids::PoolId;
+use chiral_pool_core::share::commitment::{Commitment, CommitmentError};
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -17,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::codec::Framed;
 use tracing::debug;
 
-use crate::codec::line_codec;
+use crate::codec::client_line_codec;
 use crate::job::JobParams;
 use crate::wire::{u32_param, ErrorCode, Message};
 
@@ -38,6 +40,37 @@ pub struct ClientConfig {
     pub extranonce_subscribe: bool,
     /// Time limit of each request. Default: 10 s.
     pub request_timeout: Duration,
+    /// The pool this miner works for: a job whose commitment names
+    /// another is refused ([`StratumClient::check_job`]). Default: none
+    /// (any pool).
+    pub expect_pool: Option<PoolId>,
+}
+
+/// Why a miner refuses a job: its work would not be credited to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobRefused {
+    /// The job's coinbase carries no readable commitment.
+    #[error("the job's coinbase carries no commitment: {0}")]
+    NoCommitment(#[from] CommitmentError),
+    /// The commitment names another pool.
+    #[error("the job is for pool {found}, not {expected}")]
+    WrongPool {
+        /// The configured pool.
+        expected: PoolId,
+        /// The job's.
+        found: PoolId,
+    },
+    /// The commitment credits another payout id: the server would take
+    /// this miner's shares and blocks (a link's finder bonus and window
+    /// weight follow the commitment).
+    #[error("the job credits `{found}`, not this miner's `{expected}`")]
+    WrongPayout {
+        /// The username's payout id.
+        expected: String,
+        /// The job's.
+        found: String,
+    },
 }
 
 impl ClientConfig {
@@ -51,6 +84,7 @@ impl ClientConfig {
             suggest_difficulty: None,
             extranonce_subscribe: true,
             request_timeout: Duration::from_secs(10),
+            expect_pool: None,
         }
     }
 }
@@ -197,7 +231,7 @@ impl StratumClient {
     ) -> Result<(StratumClient, mpsc::Receiver<ClientEvent>), ClientError> {
         let stream = TcpStream::connect(&config.addr).await?;
         let _ = stream.set_nodelay(true);
-        let (mut sink, mut source) = Framed::new(stream, line_codec()).split::<String>();
+        let (mut sink, mut source) = Framed::new(stream, client_line_codec()).split::<String>();
         let (out_tx, mut out_rx) = mpsc::channel::<String>(64);
         let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
         let pending: Pending = Arc::default();
@@ -397,6 +431,35 @@ impl StratumClient {
             return Err(ClientError::Server(ServerError::from_value(&error)));
         }
         Ok(result)
+    }
+
+    /// Checks a job before any work is spent on it: its coinbase's
+    /// commitment (the last output) must credit this miner's payout id
+    /// (the username before its first `.`), and name the configured pool
+    /// if there is one. Peers check that the coinbase pays what the
+    /// commitment's position and payout id say; only the miner can tell
+    /// that the payout id is its own.
+    pub fn check_job(&self, job: &JobParams) -> Result<(), JobRefused> {
+        let extranonce2 = vec![0u8; self.session.extranonce2_size];
+        let coinbase = job.coinbase(&self.session.extranonce1, &extranonce2);
+        let commitment = Commitment::from_coinbase(&coinbase)?;
+        if let Some(expected) = self.config.expect_pool {
+            if commitment.pool != expected {
+                return Err(JobRefused::WrongPool {
+                    expected,
+                    found: commitment.pool,
+                });
+            }
+        }
+        let user = &self.config.username;
+        let expected = user.split_once('.').map_or(user.as_str(), |(id, _)| id);
+        if commitment.payout.as_str() != expected {
+            return Err(JobRefused::WrongPayout {
+                expected: expected.to_owned(),
+                found: commitment.payout.as_str().to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Submits a share; `Ok(())` when the server accepted it.

@@ -5,9 +5,15 @@
 
 use tokio_util::codec::LinesCodec;
 
-use crate::wire::MAX_LINE_LEN;
+use crate::wire::{MAX_LINE_LEN, MAX_NOTIFY_LINE_LEN};
 
-/// The line codec every connection uses.
+/// The line codec of a server's connections: miners send short lines.
 pub fn line_codec() -> LinesCodec {
     LinesCodec::new_with_max_length(MAX_LINE_LEN)
+}
+
+/// The line codec of a client: a job's coinbase can be long (a pool that
+/// pays hundreds of outputs in it).
+pub fn client_line_codec() -> LinesCodec {
+    LinesCodec::new_with_max_length(MAX_NOTIFY_LINE_LEN)
 }

@@ -6,9 +6,15 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// Longest line accepted from a peer, bytes (the longest legitimate
-/// Stratum V1 message, a notify with a long merkle branch, is ~2 KiB).
+/// Longest line a server accepts from a miner, bytes (a submit or an
+/// authorize is well under 1 KiB).
 pub const MAX_LINE_LEN: usize = 8 * 1024;
+
+/// Longest line a client accepts from a server, bytes: a notify carries
+/// the coinbase in hex, and a pool paying its window in the coinbase can
+/// have one of up to
+/// [`MAX_COINBASE_LEN`](chiral_pool_core::share::MAX_COINBASE_LEN) bytes.
+pub const MAX_NOTIFY_LINE_LEN: usize = 2 * chiral_pool_core::share::MAX_COINBASE_LEN + 8 * 1024;
 
 /// Stratum error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -126,15 +132,17 @@ pub enum WireError {
     /// Not JSON, or not an object of the right shape.
     #[error("malformed message: {0}")]
     Malformed(String),
-    /// Longer than [`MAX_LINE_LEN`].
-    #[error("line longer than {MAX_LINE_LEN} bytes")]
+    /// Longer than [`MAX_NOTIFY_LINE_LEN`].
+    #[error("line longer than {MAX_NOTIFY_LINE_LEN} bytes")]
     TooLong,
 }
 
 impl Message {
     /// Parses one line (without its newline).
+    /// Lines from miners are cut at [`MAX_LINE_LEN`] by the server's
+    /// framing before they get here.
     pub fn parse(line: &str) -> Result<Message, WireError> {
-        if line.len() > MAX_LINE_LEN {
+        if line.len() > MAX_NOTIFY_LINE_LEN {
             return Err(WireError::TooLong);
         }
         let raw: RawMessage =
@@ -178,6 +186,20 @@ impl Message {
             id,
             result: Value::Null,
             error: code.to_value(),
+        }
+    }
+
+    /// An error response with a message of its own (a reason the miner's
+    /// operator can act on).
+    pub fn err_with(id: Value, code: ErrorCode, message: impl Into<String>) -> Message {
+        Message::Response {
+            id,
+            result: Value::Null,
+            error: Value::Array(vec![
+                Value::from(code.code()),
+                Value::from(message.into()),
+                Value::Null,
+            ]),
         }
     }
 

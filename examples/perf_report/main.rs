@@ -23,7 +23,7 @@ mod stratum;
 
 use dht::dht_figures;
 use journal::journal_figures;
-use payout::payout_figures;
+use payout::{coinbase_figures, payout_figures};
 use records::record_figures;
 use sharechain::{gossip_figures, sharechain_figures};
 use shares::share_figures;
@@ -111,6 +111,7 @@ fn main() {
     if wants("payout") {
         eprintln!("measuring payouts...");
         payout_figures(&mut figs, args.quick);
+        coinbase_figures(&mut figs, args.quick);
     }
     if wants("record") {
         eprintln!("measuring records...");

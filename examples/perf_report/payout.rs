@@ -5,6 +5,9 @@ use std::time::Instant;
 
 use chiral_pool::core::ids::PayoutId;
 use chiral_pool::core::payout::{rescan_weights, split, PplnsWindow, RewardCuts};
+use chiral_pool::core::pow::sha256d;
+
+use super::shares::BITS;
 
 use super::{median, paired, Figure};
 
@@ -126,4 +129,117 @@ pub fn payout_figures(figs: &mut Vec<Figure>, quick: bool) {
         goal: "<= 20 ms".into(),
         note: "baseline: floors + last miner takes the remainder (unsorted, unfair)".into(),
     });
+}
+
+/// Coinbase payouts: building a job's outputs and coinbase, and a peer's
+/// check of a link's outputs, at 100 outputs, the default cap (200) and
+/// the highest cap (700), each against a plain share check in the same
+/// run.
+pub fn coinbase_figures(figs: &mut Vec<Figure>, quick: bool) {
+    use chiral_pool::core::ids::PoolId;
+    use chiral_pool::core::payout::{
+        check_outputs, paying_outputs, CoinbasePlan, OutputRules, RewardCuts,
+    };
+    use chiral_pool::core::pool::FeeBps;
+    use chiral_pool::core::share::commitment::Commitment;
+    use chiral_pool::core::share::WorkTemplate;
+
+    let pool = PoolId::from_bytes([3; 32]);
+    let shares = super::shares::shares(200, pool);
+    let validator = super::shares::validator(pool).without_memory();
+    let rounds = if quick { 3 } else { 7 };
+    let per_share = median(
+        (0..rounds)
+            .map(|_| {
+                let t = Instant::now();
+                for s in &shares {
+                    black_box(validator.verify(s).is_ok());
+                }
+                t.elapsed().as_secs_f64() * 1e6 / shares.len() as f64
+            })
+            .collect(),
+    );
+    let taproot = |i: u32| {
+        let mut script = vec![0x51, 0x20];
+        script.extend(sha256d(&i.to_le_bytes()));
+        script
+    };
+    let commitment = Commitment::genesis(
+        pool,
+        PayoutId::new("perf").expect("valid"),
+        chiral_pool::core::pow::CompactTarget::from_consensus(0x1f00_ffff),
+    );
+    for n in [100u32, 200, 700] {
+        let plan = CoinbasePlan {
+            weights: (0..n)
+                .map(|i| (taproot(i), u128::from(1 + i % 17)))
+                .collect(),
+            cuts: RewardCuts {
+                fee: FeeBps::new(100).expect("in range"),
+                finder_bonus: FeeBps::new(50).expect("in range"),
+            },
+            owner: taproot(1_000_000),
+            seed: [7; 32],
+            rules: OutputRules {
+                dust: 546,
+                max_outputs: n,
+            },
+            network: None,
+        };
+        let finder = taproot(2_000_000);
+        let build = |total: u64| {
+            let outputs = plan.outputs(total, &finder).outputs;
+            WorkTemplate::synthetic_paying(&commitment, &outputs, [0x22; 32], BITS, 0, 1, 8)
+        };
+        let template = build(5_000_000_000);
+        let coinbase = template.coinbase(&[0; 8]);
+        let iters = if quick { 200 } else { 1_000 };
+        let (mut built, mut checked) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            let t = Instant::now();
+            for k in 0..iters {
+                black_box(build(5_000_000_000 + k));
+            }
+            built.push(t.elapsed().as_secs_f64() * 1e6 / iters as f64);
+            let t = Instant::now();
+            for _ in 0..iters {
+                let found = paying_outputs(black_box(&coinbase)).expect("layout");
+                black_box(check_outputs(&found, &plan, &finder, 0).is_ok());
+            }
+            checked.push(t.elapsed().as_secs_f64() * 1e6 / iters as f64);
+        }
+        assert!(
+            check_outputs(
+                &paying_outputs(&coinbase).expect("layout"),
+                &plan,
+                &finder,
+                0
+            )
+            .is_ok(),
+            "the built coinbase passes the check"
+        );
+        let (b, c) = (median(built), median(checked));
+        figs.push(Figure {
+            name: format!("coinbase_build_{n}_outputs"),
+            value: b,
+            unit: "us/job",
+            baseline: Some(per_share),
+            ratio: Some(b / per_share),
+            goal: "well under a job's interval".into(),
+            note: format!(
+                "split {n} miners into outputs and serialize the coinbase ({} bytes); baseline: one plain share check",
+                coinbase.len()
+            ),
+        });
+        figs.push(Figure {
+            name: format!("coinbase_check_{n}_outputs"),
+            value: c,
+            unit: "us/link",
+            baseline: Some(per_share),
+            ratio: Some(c / per_share),
+            goal: "per link, not per share".into(),
+            note: "read the outputs and recompute the split; baseline: one plain share check"
+                .into(),
+        });
+    }
 }

@@ -82,6 +82,7 @@ pub fn sharechain_figures(figs: &mut Vec<Figure>, quick: bool) {
         uncles: Vec::new(),
         chain_bits: p.floor_target().to_compact_lossy(),
         min_time: 0,
+        payouts: None,
     };
     let miner = PayoutId::new("perf").expect("valid");
     // Ten merkle steps, as for the share figures: a block of about a
@@ -231,6 +232,7 @@ pub async fn gossip_figures(figs: &mut Vec<Figure>, quick: bool) {
         uncles: Vec::new(),
         chain_bits: p.floor_target().to_compact_lossy(),
         min_time: 0,
+        payouts: None,
     };
     let block = BlockRef {
         prev_hash: [0; 32],

@@ -11,7 +11,7 @@ use chiral_pool_core::payout::WindowBps;
 use chiral_pool_core::pool::FeeBps;
 use chiral_pool_core::pow::CompactTarget;
 use chiral_pool_core::sharechain::gossip::GossipError;
-use chiral_pool_core::sharechain::{ChainParams, ParamsError};
+use chiral_pool_core::sharechain::{ChainParams, CoinbaseRules, ParamsError, PayoutMode};
 use chiral_pool_core::store::{SharedClock, SystemClock};
 use chiral_pool_dht::kad::Multiaddr;
 use chiral_pool_dht::KadError;
@@ -39,6 +39,11 @@ pub struct PoolSpec {
     /// Seconds between links the share chain aims for. Default (in
     /// [`PoolSpec::new`]): 10.
     pub link_spacing_secs: u32,
+    /// Pay the window in each block's coinbase under these rules (the fee
+    /// to their owner's address; miners' usernames must be addresses of
+    /// their network). `None` (default): a ledger pool, whose blocks pay
+    /// one script and whose node keeps who is owed what.
+    pub coinbase: Option<CoinbaseRules>,
 }
 
 impl PoolSpec {
@@ -49,6 +54,7 @@ impl PoolSpec {
             fee: FeeBps::ZERO,
             window: WindowBps::DEFAULT,
             link_spacing_secs: 10,
+            coinbase: None,
         }
     }
 
@@ -60,6 +66,10 @@ impl PoolSpec {
         params.fee = self.fee;
         params.window = self.window;
         params.target_spacing_secs = self.link_spacing_secs;
+        params.payouts = match &self.coinbase {
+            Some(rules) => PayoutMode::Coinbase(rules.clone()),
+            None => PayoutMode::Ledger,
+        };
         params.check()?;
         Ok(params)
     }

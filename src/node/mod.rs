@@ -222,6 +222,13 @@ impl PoolNode {
         lock(&self.links).clone()
     }
 
+    /// The coinbase rules of the followed pool, if its blocks pay the
+    /// window in the coinbase.
+    pub fn coinbase_rules(&self) -> Option<chiral_pool_core::sharechain::CoinbaseRules> {
+        self.links()
+            .and_then(|k| k.params().coinbase_rules().cloned())
+    }
+
     /// The share chain now (empty before a pool is followed).
     pub fn chain_status(&self) -> ChainStatus {
         self.links().map(|k| k.status()).unwrap_or_default()

@@ -307,12 +307,12 @@ impl PoolNode {
             queue: own,
             params: ann.chain.clone(),
         });
-        let server = StratumServer::new(
-            server_config(&self.config, id)?,
-            self.chain.clone(),
-            Arc::new(sink),
-        )?
-        .with_share_chain(keeper.positions());
+        let mut server_settings = server_config(&self.config, id)?;
+        // A pool that pays in the coinbase takes only addresses of its
+        // network as usernames.
+        server_settings.addresses = ann.chain.coinbase_rules().map(|r| r.network);
+        let server = StratumServer::new(server_settings, self.chain.clone(), Arc::new(sink))?
+            .with_share_chain(keeper.positions());
         *lock(&self.stratum) = Some((bound, server.stats()));
         let mut stopped = self.stop_server.subscribe();
         *lock(&self.server_task) = Some(tokio::spawn(async move {

@@ -10,6 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::watch;
 
+use crate::payout::CoinbasePlan;
 use crate::pow::{BlockHeader, CompactTarget, Hash256, Target, TargetError};
 use crate::share::commitment::Commitment;
 use crate::share::WorkTemplate;
@@ -32,10 +33,19 @@ pub trait WorkSource: Send + Sync + 'static {
     /// new block.
     fn tip(&self) -> watch::Receiver<Tip>;
 
-    /// A template on the current tip whose coinbase carries `commitment`
-    /// (pool, miner and share chain position) as its last output, with
-    /// `extranonce_len` bytes left between `coinb1` and `coinb2`.
-    fn template(&self, commitment: &Commitment, extranonce_len: usize) -> WorkTemplate;
+    /// A template on the current tip whose coinbase pays
+    /// `payouts.outputs(total, finder)` (`total`: the block's reward plus
+    /// the fees of the transactions it takes), in that order, then carries
+    /// `commitment` (pool, miner and share chain position) as its last
+    /// output, with `extranonce_len` bytes left between `coinb1` and
+    /// `coinb2`.
+    fn template(
+        &self,
+        commitment: &Commitment,
+        payouts: &CoinbasePlan,
+        finder: &[u8],
+        extranonce_len: usize,
+    ) -> WorkTemplate;
 
     /// Reports a share that met the network target. Returns whether the
     /// block extended the chain.
@@ -172,14 +182,20 @@ impl WorkSource for SyntheticChain {
         self.tip.subscribe()
     }
 
-    fn template(&self, commitment: &Commitment, extranonce_len: usize) -> WorkTemplate {
+    fn template(
+        &self,
+        commitment: &Commitment,
+        payouts: &CoinbasePlan,
+        finder: &[u8],
+        extranonce_len: usize,
+    ) -> WorkTemplate {
         let tip = *self.tip.borrow();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as u32);
         WorkTemplate::synthetic_paying(
             commitment,
-            self.reward,
+            &payouts.outputs(self.reward, finder).outputs,
             tip.prev_hash,
             tip.bits,
             now,

@@ -31,7 +31,9 @@ use std::collections::BTreeMap;
 use ruint::aliases::U256;
 use serde::{Deserialize, Serialize};
 
+use super::address::{payout_script, AddressError, AddressNetwork};
 use super::cuts::RewardCuts;
+use crate::ids::PayoutId;
 
 /// Bitcoin Core's dust limit for the costliest standard output it relays
 /// (P2PKH, 546 atoms; a taproot output's own limit is 330).
@@ -42,6 +44,11 @@ pub const TAPROOT_OUTPUT_WEIGHT: u64 = 172;
 /// Default cap on the window's outputs: 200 taproot outputs are 34,400
 /// weight units, under 1 % of a block (see [`OutputRules`]).
 pub const DEFAULT_MAX_OUTPUTS: u32 = 200;
+
+/// The highest output cap a pool may set: 700 taproot outputs are 30,100
+/// bytes and 120,400 weight units, within a coinbase of
+/// [`MAX_COINBASE_LEN`](crate::share::MAX_COINBASE_LEN).
+pub const MAX_OUTPUT_CAP: u32 = 700;
 
 /// How a coinbase pays a window: the dust limit and the output cap.
 ///
@@ -77,13 +84,13 @@ impl OutputRules {
     }
 
     /// Checks the ranges: a dust limit of at least one atom and between 1
-    /// and 10,000 outputs.
+    /// and [`MAX_OUTPUT_CAP`] outputs.
     pub fn check(&self) -> Result<(), &'static str> {
         if self.dust == 0 {
             return Err("dust must be at least one atom");
         }
-        if !(1..=10_000).contains(&self.max_outputs) {
-            return Err("max_outputs must be 1..=10,000");
+        if !(1..=MAX_OUTPUT_CAP).contains(&self.max_outputs) {
+            return Err("max_outputs must be 1..=700");
         }
         Ok(())
     }
@@ -182,6 +189,205 @@ impl CoinbaseSplit<'_> {
             grid,
             units: unit_counts.into_iter().filter(|(_, n)| *n > 0).collect(),
         }
+    }
+}
+
+/// Everything a job's coinbase outputs depend on but the total (the
+/// template's reward and fees) and the finder (the miner the job is for):
+/// what a node computes once per share chain tip and applies per job.
+///
+/// ```
+/// use chiral_pool_core::payout::{CoinbasePlan, OutputRules, RewardCuts};
+/// // A window of two miners, weights 3 and 1; no fee, no bonus.
+/// let plan = CoinbasePlan {
+///     weights: vec![(vec![0x51], 3), (vec![0x52], 1)],
+///     cuts: RewardCuts::default(),
+///     owner: vec![0x53],
+///     seed: [0; 32],
+///     rules: OutputRules { dust: 10, max_outputs: 4 },
+///     network: None,
+/// };
+/// let paid = plan.outputs(1_000, &[0x54]);
+/// assert_eq!(paid.outputs.iter().map(|o| o.value).sum::<u64>(), 1_000);
+/// assert_eq!(paid.units, vec![(vec![0x51], 3), (vec![0x52], 1)]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoinbasePlan {
+    /// The window's weights by payout script (a script listed twice is
+    /// one miner).
+    pub weights: Vec<(Vec<u8>, u128)>,
+    /// Fee and finder's bonus.
+    pub cuts: RewardCuts,
+    /// The owner's script (paid the fee).
+    pub owner: Vec<u8>,
+    /// The parent link's id (zero for a genesis link): the sampling seed.
+    pub seed: [u8; 32],
+    /// Dust limit and output cap.
+    pub rules: OutputRules,
+    /// The address format finders' payout ids have; `None` for a plan
+    /// that pays one script whoever finds the block.
+    pub network: Option<AddressNetwork>,
+}
+
+impl CoinbasePlan {
+    /// The script a finder with payout id `payout` is paid to (its bonus,
+    /// and the reward of a genesis link): the address's script; empty for
+    /// a plan without a network, which never pays a finder.
+    pub fn finder_script(&self, payout: &PayoutId) -> Result<Vec<u8>, AddressError> {
+        match self.network {
+            Some(network) => payout_script(payout, network),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// A plan paying everything to `script` (a pool whose payouts are a
+    /// ledger: the block's value goes to one script, the ledger says who
+    /// is owed what).
+    pub fn whole_to(script: Vec<u8>) -> Self {
+        CoinbasePlan {
+            weights: vec![(script.clone(), 1)],
+            cuts: RewardCuts::default(),
+            owner: script,
+            seed: [0; 32],
+            rules: OutputRules {
+                dust: 1,
+                max_outputs: 1,
+            },
+            network: None,
+        }
+    }
+
+    /// The outputs of a coinbase worth `total` atoms mined by `finder`.
+    pub fn outputs(&self, total: u64, finder: &[u8]) -> PayoutOutputs {
+        CoinbaseSplit {
+            total,
+            cuts: self.cuts,
+            owner: &self.owner,
+            finder,
+            seed: self.seed,
+        }
+        .outputs(&self.weights, &self.rules)
+    }
+
+    /// The most weight the payout outputs can take, weight units: the
+    /// window's cap plus the fee and the finder's outputs, each at most a
+    /// taproot output's size.
+    pub fn max_weight(&self) -> u64 {
+        self.rules.weight() + 2 * TAPROOT_OUTPUT_WEIGHT
+    }
+}
+
+/// A witness commitment output's script opens with these bytes (BIP 141:
+/// `OP_RETURN`, a 36-byte push, `aa21a9ed`), then the 32-byte commitment.
+pub const WITNESS_COMMITMENT_PREFIX: [u8; 6] = [0x6a, 0x24, 0xaa, 0x21, 0xa9, 0xed];
+
+/// Why a coinbase's outputs are not the ones its window pays.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayoutMismatch {
+    /// The coinbase does not parse.
+    #[error("the coinbase does not parse")]
+    Unparsed,
+    /// The commitment output (the last) carries value: it would be burnt.
+    #[error("the commitment output carries {0} atoms")]
+    ValueInCommitment(u64),
+    /// The outputs sum to more than a `u64` holds.
+    #[error("the outputs overflow")]
+    Overflow,
+    /// The outputs sum to less than the block subsidy.
+    #[error("the outputs pay {total} atoms, less than the subsidy of {subsidy}")]
+    BelowSubsidy {
+        /// What the outputs sum to.
+        total: u64,
+        /// The subsidy at the block's height.
+        subsidy: u64,
+    },
+    /// Fewer outputs than the split has.
+    #[error("{found} payout outputs where the split has {expected}")]
+    Missing {
+        /// Outputs of the split.
+        expected: usize,
+        /// Outputs of the coinbase.
+        found: usize,
+    },
+    /// More outputs than the split has.
+    #[error("{found} payout outputs where the split has {expected}")]
+    Extra {
+        /// Outputs of the split.
+        expected: usize,
+        /// Outputs of the coinbase.
+        found: usize,
+    },
+    /// An output's script or value differs from the split's.
+    #[error("payout output {index} is not the split's")]
+    Differs {
+        /// Its position.
+        index: usize,
+    },
+}
+
+/// The outputs of a coinbase that pay someone, in order: every output but
+/// the last (the pool's commitment, which must carry no value) and a
+/// witness commitment of no value just before it. This is the layout a
+/// job's coinbase has: `payouts… [witness commitment] commitment`.
+pub fn paying_outputs(coinbase: &[u8]) -> Result<Vec<PayoutOutput>, PayoutMismatch> {
+    let parsed = crate::share::coinbase::ParsedCoinbase::parse(coinbase)
+        .map_err(|_| PayoutMismatch::Unparsed)?;
+    let script = |o: &crate::share::coinbase::CoinbaseOutput| {
+        coinbase.get(o.script.clone()).unwrap_or_default()
+    };
+    let Some((last, mut rest)) = parsed.outputs().split_last() else {
+        return Err(PayoutMismatch::Unparsed);
+    };
+    if last.value != 0 {
+        return Err(PayoutMismatch::ValueInCommitment(last.value));
+    }
+    if let Some((witness, before)) = rest.split_last() {
+        let s = script(witness);
+        if witness.value == 0 && s.len() >= 38 && s.starts_with(&WITNESS_COMMITMENT_PREFIX) {
+            rest = before;
+        }
+    }
+    Ok(rest
+        .iter()
+        .map(|o| PayoutOutput {
+            script: script(o).to_vec(),
+            value: o.value,
+        })
+        .collect())
+}
+
+/// Checks that `found` (a coinbase's [`paying_outputs`]) are exactly the
+/// outputs `plan` gives for their total and `finder`, and that the total
+/// is at least `subsidy`.
+pub fn check_outputs(
+    found: &[PayoutOutput],
+    plan: &CoinbasePlan,
+    finder: &[u8],
+    subsidy: u64,
+) -> Result<(), PayoutMismatch> {
+    let total = found
+        .iter()
+        .try_fold(0u64, |sum, o| sum.checked_add(o.value))
+        .ok_or(PayoutMismatch::Overflow)?;
+    if total < subsidy {
+        return Err(PayoutMismatch::BelowSubsidy { total, subsidy });
+    }
+    let expected = plan.outputs(total, finder).outputs;
+    let (e, f) = (expected.len(), found.len());
+    match f.cmp(&e) {
+        std::cmp::Ordering::Less => Err(PayoutMismatch::Missing {
+            expected: e,
+            found: f,
+        }),
+        std::cmp::Ordering::Greater => Err(PayoutMismatch::Extra {
+            expected: e,
+            found: f,
+        }),
+        std::cmp::Ordering::Equal => match expected.iter().zip(found).position(|(e, f)| e != f) {
+            Some(index) => Err(PayoutMismatch::Differs { index }),
+            None => Ok(()),
+        },
     }
 }
 

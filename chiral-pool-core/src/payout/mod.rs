@@ -12,6 +12,7 @@
 //! the atom; a [`PayoutLedger`] keeps balances across blocks.
 
 mod accounting;
+mod address;
 mod coinbase;
 mod cuts;
 mod ledger;
@@ -22,9 +23,11 @@ mod settlement;
 mod split;
 
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
+pub use address::{address_of, payout_script, AddressError, AddressNetwork, MAX_PAYOUT_SCRIPT};
 pub use coinbase::{
-    CoinbaseSplit, OutputRules, PayoutOutput, PayoutOutputs, DEFAULT_DUST, DEFAULT_MAX_OUTPUTS,
-    TAPROOT_OUTPUT_WEIGHT,
+    check_outputs, paying_outputs, CoinbasePlan, CoinbaseSplit, OutputRules, PayoutMismatch,
+    PayoutOutput, PayoutOutputs, DEFAULT_DUST, DEFAULT_MAX_OUTPUTS, MAX_OUTPUT_CAP,
+    TAPROOT_OUTPUT_WEIGHT, WITNESS_COMMITMENT_PREFIX,
 };
 pub use cuts::{CutReward, RewardCuts};
 pub use ledger::{Account, LedgerError, LedgerTotals, PayoutLedger};

@@ -63,6 +63,20 @@ impl Settlement {
         }
     }
 
+    /// A block whose outputs already paid `payouts` (sorted, unique): a
+    /// pool that pays in the coinbase, where the fee and the finder's bonus
+    /// are in their address's amount. `reward` is the sum.
+    pub fn paid(reward: u64, payouts: Vec<(PayoutId, u64)>) -> Self {
+        Settlement {
+            reward,
+            fee: 0,
+            finder_bonus: 0,
+            finder: None,
+            payouts,
+            unfilled: 0,
+        }
+    }
+
     /// Sum of the miners' payouts (without the finder bonus).
     pub fn paid_to_miners(&self) -> u64 {
         self.payouts.iter().map(|(_, a)| a).sum()

@@ -20,8 +20,14 @@ use crate::codec::{self, CodecError};
 use crate::ids::{PayoutId, PoolId};
 use crate::pow::{BlockHeader, Hash256, Target, MAX_MERKLE_BRANCH};
 
-/// Longest coinbase transaction accepted in a share, bytes.
-pub const MAX_COINBASE_LEN: usize = 4096;
+/// Longest coinbase transaction accepted in a share, bytes: room for the
+/// most payout outputs a pool may have
+/// ([`MAX_OUTPUT_CAP`](crate::payout::MAX_OUTPUT_CAP) taproot outputs are
+/// 30,100 bytes), while a checkpoint record holding a link still fits in a
+/// record ([`MAX_RECORD_BYTES`](crate::record::MAX_RECORD_BYTES)). Miner
+/// firmware has limits of its own (some take a few kilobytes of coinbase):
+/// a pool for such miners keeps its output cap low.
+pub const MAX_COINBASE_LEN: usize = 32 * 1024;
 /// Largest encoded share, bytes.
 pub const MAX_SHARE_BYTES: usize = 80 + MAX_COINBASE_LEN + 32 * MAX_MERKLE_BRANCH + 256;
 

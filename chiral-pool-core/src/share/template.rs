@@ -6,6 +6,7 @@ use std::ops::Range;
 use super::commitment::Commitment;
 use super::Share;
 use crate::ids::{PayoutId, PoolId};
+use crate::payout::PayoutOutput;
 use crate::pow::{merkle_root_from_branch, sha256d, BlockHeader, CompactTarget, Hash256, Target};
 
 /// A job: everything but the extranonce and the nonce. The coinbase is
@@ -42,14 +43,26 @@ impl WorkTemplate {
         height: u32,
         extranonce_len: usize,
     ) -> Self {
-        Self::synthetic_paying(commitment, 0, prev_hash, bits, time, height, extranonce_len)
+        let anyone = [PayoutOutput {
+            script: vec![0x51],
+            value: 0,
+        }];
+        Self::synthetic_paying(
+            commitment,
+            &anyone,
+            prev_hash,
+            bits,
+            time,
+            height,
+            extranonce_len,
+        )
     }
 
-    /// [`WorkTemplate::synthetic`] whose first output holds `reward` atoms
-    /// (the block's value, which the share chain splits).
+    /// [`WorkTemplate::synthetic`] whose coinbase pays `outputs`, in
+    /// order, before the commitment.
     pub fn synthetic_paying(
         commitment: &Commitment,
-        reward: u64,
+        outputs: &[PayoutOutput],
         prev_hash: Hash256,
         bits: CompactTarget,
         time: u32,
@@ -70,10 +83,12 @@ impl WorkTemplate {
         let commitment = commitment.to_script();
         let mut coinb2 = Vec::with_capacity(64 + commitment.len());
         coinb2.extend_from_slice(&u32::MAX.to_le_bytes()); // sequence
-        coinb2.push(2); // two outputs
-        coinb2.extend_from_slice(&reward.to_le_bytes());
-        coinb2.push(1);
-        coinb2.push(0x51); // OP_TRUE
+        push_compact_size(&mut coinb2, outputs.len() + 1);
+        for output in outputs {
+            coinb2.extend_from_slice(&output.value.to_le_bytes());
+            push_compact_size(&mut coinb2, output.script.len());
+            coinb2.extend_from_slice(&output.script);
+        }
         coinb2.extend_from_slice(&0u64.to_le_bytes());
         push_compact_size(&mut coinb2, commitment.len());
         coinb2.extend_from_slice(&commitment);
@@ -136,7 +151,7 @@ impl WorkTemplate {
 }
 
 /// Appends a Bitcoin compact size.
-fn push_compact_size(out: &mut Vec<u8>, n: usize) {
+pub(crate) fn push_compact_size(out: &mut Vec<u8>, n: usize) {
     match n {
         0..=0xfc => out.push(n as u8),
         0xfd..=0xffff => {

@@ -130,6 +130,10 @@ pub struct JobPosition {
     /// The earliest header time a link here may have: one second above
     /// the median time of its last ancestors.
     pub min_time: u32,
+    /// What the job's coinbase pays, in a pool that pays in the coinbase
+    /// ([`ShareChain::coinbase_plan`] of the parent); `None` in a ledger
+    /// pool, or while this node cannot know the parent's window.
+    pub payouts: Option<std::sync::Arc<crate::payout::CoinbasePlan>>,
 }
 
 enum Verdict {
@@ -479,6 +483,7 @@ impl ShareChain {
 }
 
 mod assume;
+mod payouts;
 mod queries;
 
 pub use assume::ASSUME_STALE_SECS;

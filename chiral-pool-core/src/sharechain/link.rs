@@ -91,6 +91,13 @@ pub enum LinkError {
         /// The coinbase's height.
         claimed: u32,
     },
+    /// The link's payout id is not an address of the pool's network (a
+    /// pool that pays in the coinbase).
+    #[error("link payout: {0}")]
+    NotAnAddress(#[from] crate::payout::AddressError),
+    /// The coinbase's outputs are not the split of the parent's window.
+    #[error("coinbase payouts: {0}")]
+    WrongPayouts(#[from] crate::payout::PayoutMismatch),
     /// An ancestor or uncle was found invalid.
     #[error("an ancestor or uncle is invalid")]
     InvalidAncestor,

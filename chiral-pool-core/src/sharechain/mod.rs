@@ -35,7 +35,7 @@ pub use chain::{
     Added, AssumeError, InsertError, Insertion, JobPosition, ShareChain, ASSUME_STALE_SECS,
 };
 pub use link::{Certified, Link, LinkError, ProvenLink, MAX_LINK_BYTES};
-pub use params::{ChainParams, ParamsError};
+pub use params::{ChainParams, CoinbaseRules, ParamsError, PayoutMode};
 pub use pending::{NotHeld, Origin, Pending, PendingLimits};
 pub use window::{Window, WindowEnd};
 

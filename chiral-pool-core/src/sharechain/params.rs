@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::identity::PublicKey;
+use crate::ids::PayoutId;
 use crate::ids::PoolId;
-use crate::payout::WindowBps;
+use crate::payout::{payout_script, AddressNetwork, OutputRules, WindowBps};
 use crate::pool::FeeBps;
 use crate::pow::{Difficulty, Hash256, Target};
 use crate::share::commitment::{COMMITMENT_VERSION, MAX_COMMITTED_UNCLES};
@@ -93,8 +94,68 @@ pub struct ChainParams {
     pub fee: FeeBps,
     /// The finder's bonus, taken after the fee. Default: 0.
     pub finder_bonus: FeeBps,
+    /// How blocks pay: a ledger, or the window in the coinbase itself.
+    /// Default: [`PayoutMode::Ledger`].
+    pub payouts: PayoutMode,
 }
 
+/// How a pool's blocks pay its miners.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PayoutMode {
+    /// A block pays one script and a ledger says who is owed what: for
+    /// schemes where the operator carries the risk (PPS, FPPS, PROP), and
+    /// for payout ids that are not addresses. No peer checks the outputs.
+    Ledger,
+    /// The block pays the window itself: every link's coinbase outputs
+    /// are the split of the window of its parent
+    /// ([`crate::payout::CoinbasePlan`]), and every peer refuses a link
+    /// that pays otherwise. Payout ids must be addresses of the network.
+    Coinbase(CoinbaseRules),
+}
+
+/// The rules of a pool whose blocks pay the window in the coinbase.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct CoinbaseRules {
+    /// The address format payout ids must have.
+    pub network: AddressNetwork,
+    /// The owner's address: the pool's fee is paid to it.
+    pub owner: PayoutId,
+    /// Dust limit and output cap.
+    pub outputs: OutputRules,
+    /// The block subsidy at height 0, atoms: a coinbase's outputs must sum
+    /// to at least the subsidy of its height.
+    pub initial_subsidy: u64,
+    /// Blocks between halvings of the subsidy.
+    pub halving_interval: u32,
+}
+
+impl CoinbaseRules {
+    /// Bitcoin's subsidy schedule (50 BTC halving every 210,000 blocks;
+    /// every 150 on regtest) and the default output rules, paying the fee
+    /// to `owner`.
+    pub fn bitcoin(network: AddressNetwork, owner: PayoutId) -> Self {
+        CoinbaseRules {
+            network,
+            owner,
+            outputs: OutputRules::default(),
+            initial_subsidy: 50 * 100_000_000,
+            halving_interval: match network {
+                AddressNetwork::Regtest => 150,
+                _ => 210_000,
+            },
+        }
+    }
+
+    /// The subsidy of a block at `height`, atoms.
+    pub fn subsidy(&self, height: u32) -> u64 {
+        let halvings = height / self.halving_interval.max(1);
+        if halvings >= 64 {
+            0
+        } else {
+            self.initial_subsidy >> halvings
+        }
+    }
+}
 impl ChainParams {
     /// The defaults documented on each field.
     pub fn new() -> Self {
@@ -116,6 +177,7 @@ impl ChainParams {
             max_height_lag: 2,
             fee: FeeBps::ZERO,
             finder_bonus: FeeBps::ZERO,
+            payouts: PayoutMode::Ledger,
         }
     }
 
@@ -163,6 +225,18 @@ impl ChainParams {
         if self.max_uncles as usize > MAX_COMMITTED_UNCLES {
             return Err(bad("max_uncles", "exceeds what a commitment holds (8)"));
         }
+        if let PayoutMode::Coinbase(rules) = &self.payouts {
+            if payout_script(&rules.owner, rules.network).is_err() {
+                return Err(bad("payouts.owner", "is not an address of the network"));
+            }
+            rules
+                .outputs
+                .check()
+                .map_err(|problem| bad("payouts.outputs", problem))?;
+            if rules.halving_interval == 0 {
+                return Err(bad("payouts.halving_interval", "must be at least 1"));
+            }
+        }
         Ok(())
     }
 
@@ -193,6 +267,7 @@ impl ChainParams {
             max_height_lag,
             fee,
             finder_bonus,
+            payouts,
         } = self;
         let mut out = Vec::with_capacity(128);
         out.extend_from_slice(network);
@@ -212,6 +287,27 @@ impl ChainParams {
         out.extend(max_height_lag.to_le_bytes());
         out.extend(fee.bps().to_le_bytes());
         out.extend(finder_bonus.bps().to_le_bytes());
+        match payouts {
+            PayoutMode::Ledger => out.push(0),
+            PayoutMode::Coinbase(rules) => {
+                let CoinbaseRules {
+                    network,
+                    owner,
+                    outputs,
+                    initial_subsidy,
+                    halving_interval,
+                } = rules;
+                out.push(1);
+                out.push(network.to_byte());
+                // PayoutId guarantees 1..=64 bytes.
+                out.push(owner.as_str().len() as u8);
+                out.extend_from_slice(owner.as_str().as_bytes());
+                out.extend(outputs.dust.to_le_bytes());
+                out.extend(outputs.max_outputs.to_le_bytes());
+                out.extend(initial_subsidy.to_le_bytes());
+                out.extend(halving_interval.to_le_bytes());
+            }
+        }
         out
     }
 
@@ -234,6 +330,14 @@ impl ChainParams {
         self.retarget_links
             .max(self.median_time_links)
             .max(self.uncle_depth)
+    }
+
+    /// The coinbase rules, if blocks pay the window in the coinbase.
+    pub fn coinbase_rules(&self) -> Option<&CoinbaseRules> {
+        match &self.payouts {
+            PayoutMode::Coinbase(rules) => Some(rules),
+            PayoutMode::Ledger => None,
+        }
     }
 
     /// Links a node keeps behind its best tip: two windows, plus what the

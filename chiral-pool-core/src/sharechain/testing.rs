@@ -6,6 +6,7 @@ use super::link::Link;
 use super::params::ChainParams;
 use super::pending::{Origin, PendingLimits};
 use crate::ids::{PayoutId, PoolId};
+use crate::payout::PayoutOutput;
 use crate::pow::{CompactTarget, Hash256, Target};
 use crate::share::commitment::Commitment;
 use crate::share::WorkTemplate;
@@ -43,8 +44,21 @@ pub fn mine_link(
         parent: position.parent,
         uncles: position.uncles.clone(),
     };
-    mine_commitment(&commitment, block, time, seed)
+    match &position.payouts {
+        Some(plan) => {
+            let finder = plan
+                .finder_script(payout)
+                .expect("the payout id is an address");
+            let outputs = plan.outputs(TEST_REWARD, &finder).outputs;
+            mine_paying(&commitment, &outputs, block, time, seed, Vec::new())
+        }
+        None => mine_commitment(&commitment, block, time, seed),
+    }
 }
+
+/// What [`mine_link`]'s coinbases are worth in a pool that pays in the
+/// coinbase: 50 coins, the first subsidy of Bitcoin's schedule.
+pub const TEST_REWARD: u64 = 50 * 100_000_000;
 
 /// Mines a link whose coinbase carries `commitment` exactly (which may
 /// break a rule: forgery tests).
@@ -68,8 +82,29 @@ pub fn mine_with_branch(
     seed: u64,
     branch: Vec<Hash256>,
 ) -> Link {
-    let mut template = WorkTemplate::synthetic(
+    let anyone = [PayoutOutput {
+        script: vec![0x51],
+        value: 0,
+    }];
+    mine_paying(commitment, &anyone, block, time, seed, branch)
+}
+
+/// [`mine_with_branch`] with a coinbase paying `outputs` (which may break
+/// the pool's payout rule: forgery tests).
+///
+/// # Panics
+/// If the commitment's bits name no target or no nonce meets it.
+pub fn mine_paying(
+    commitment: &Commitment,
+    outputs: &[PayoutOutput],
+    block: BlockRef,
+    time: u32,
+    seed: u64,
+    branch: Vec<Hash256>,
+) -> Link {
+    let mut template = WorkTemplate::synthetic_paying(
         commitment,
+        outputs,
         block.prev_hash,
         block.bits,
         time,

@@ -1,6 +1,8 @@
-//! `mining.authorize`: `<payout id>.<worker>` usernames.
+//! `mining.authorize`: `<payout id>.<worker>` usernames; in a pool that
+//! pays in the coinbase the payout id is an address of its network.
 
 use chiral_pool_core::ids::PayoutId;
+use chiral_pool_core::payout::payout_script;
 use serde_json::{json, Value};
 
 use crate::server::{Session, Shared};
@@ -25,6 +27,19 @@ pub(crate) fn handle(
     let Ok(payout) = PayoutId::new(payout) else {
         return vec![Message::err(id, ErrorCode::Unauthorized)];
     };
+    let finder_script = match shared.config.addresses {
+        None => Vec::new(),
+        Some(network) => match payout_script(&payout, network) {
+            Ok(script) => script,
+            Err(e) => {
+                return vec![Message::err_with(
+                    id,
+                    ErrorCode::Unauthorized,
+                    format!("{e}: this pool pays {network} addresses in the coinbase"),
+                )]
+            }
+        },
+    };
     if worker.len() > 64
         || session.users.len() >= MAX_USERS_PER_CONNECTION
         || !shared.authorizer.authorize(&payout, worker, password)
@@ -34,6 +49,7 @@ pub(crate) fn handle(
     session.users.insert(user.to_owned(), payout.clone());
     if session.payout.is_none() {
         session.payout = Some(payout);
+        session.finder_script = finder_script;
     }
     let mut out = vec![Message::ok(id, json!(true))];
     out.extend(session.start_work_if_ready(shared));

@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use chiral_pool_core::ids::PoolId;
+use chiral_pool_core::payout::AddressNetwork;
 use chiral_pool_core::pow::Difficulty;
 use chiral_pool_core::share::ShareValidatorConfig;
 
@@ -59,6 +60,16 @@ pub struct ServerConfig {
     /// one duplicate memory of a node that serves miners. Default:
     /// 1,048,576 (about 40 MiB at the limit).
     pub max_shares_per_tip: usize,
+    /// In a pool that pays in the coinbase: the network whose addresses
+    /// usernames must start with (`<address>.<worker>`); an address of
+    /// another network, or a name that is no address, is refused at
+    /// `mining.authorize` with the reason. `None` (default): any payout id,
+    /// for a ledger pool.
+    pub addresses: Option<AddressNetwork>,
+    /// The script a ledger pool's jobs pay the whole block to (the ledger
+    /// says who is owed what). Default: `OP_TRUE`, spendable by anyone:
+    /// for synthetic chains only.
+    pub ledger_script: Vec<u8>,
 }
 
 /// A [`ServerConfig`] field out of range.
@@ -104,6 +115,8 @@ impl ServerConfig {
             allow_list: Vec::new(),
             max_tips: validator.max_tips,
             max_shares_per_tip: validator.max_shares_per_tip,
+            addresses: None,
+            ledger_script: vec![0x51],
         }
     }
 

@@ -19,6 +19,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chiral_pool_core::chain::WorkSource;
+use chiral_pool_core::payout::CoinbasePlan;
 use chiral_pool_core::pow::CompactTarget;
 use chiral_pool_core::share::{Share, ShareError, ShareValidator, VerifiedShare};
 use chiral_pool_core::sharechain::{ChainParams, JobPosition};
@@ -51,6 +52,9 @@ pub(crate) struct Shared {
     started: Instant,
     pub extranonces: Extranonces,
     bans: Mutex<HashMap<IpAddr, Instant>>,
+    /// What a ledger pool's jobs pay (and a coinbase pool's while its
+    /// window is not known here): the whole block to `ledger_script`.
+    pub ledger_plan: Arc<CoinbasePlan>,
 }
 
 impl Shared {
@@ -179,6 +183,7 @@ impl StratumServer {
             started: Instant::now(),
             extranonces: Extranonces::new(),
             bans: Mutex::default(),
+            ledger_plan: Arc::new(CoinbasePlan::whole_to(config.ledger_script.clone())),
             config,
         };
         let tip = *shared.work.tip().borrow();
@@ -288,5 +293,6 @@ fn genesis_position() -> JobPosition {
         uncles: Vec::new(),
         chain_bits: ChainParams::new().floor_target().to_compact_lossy(),
         min_time: 0,
+        payouts: None,
     }
 }

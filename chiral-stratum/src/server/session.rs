@@ -57,6 +57,9 @@ pub(crate) struct Session {
     pub users: BTreeMap<String, PayoutId>,
     /// Jobs commit to this payout id (the first authorized one).
     pub payout: Option<PayoutId>,
+    /// Its script, in a pool that pays in the coinbase (the finder's
+    /// output); empty otherwise.
+    pub finder_script: Vec<u8>,
     pub version_mask: Option<u32>,
     pub extranonce_subscribed: bool,
     pub vardiff: Vardiff,
@@ -80,6 +83,7 @@ impl Session {
             subscribed: false,
             users: BTreeMap::new(),
             payout: None,
+            finder_script: Vec::new(),
             version_mask: None,
             extranonce_subscribed: false,
             vardiff: Vardiff::new(
@@ -153,7 +157,10 @@ impl Session {
             parent: position.parent,
             uncles: position.uncles,
         };
-        let mut template = shared.work.template(&commitment, en_len);
+        let plan = position.payouts.as_ref().unwrap_or(&shared.ledger_plan);
+        let mut template = shared
+            .work
+            .template(&commitment, plan, &self.finder_script, en_len);
         // A link must be later than the median time of its ancestors.
         template.time = template.time.max(position.min_time);
         // Two jobs issued within one second would be identical, and a miner

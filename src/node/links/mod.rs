@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{LinkId, PayoutId, PoolId};
-use chiral_pool_core::payout::Settlement;
+use chiral_pool_core::payout::{address_of, paying_outputs, AddressNetwork, Settlement};
 use chiral_pool_core::record::PoolParams;
 use chiral_pool_core::sharechain::gossip::{Acceptance, LinkGossip, Ticket};
 use chiral_pool_core::sharechain::{
@@ -63,8 +63,18 @@ pub struct ChainBlock {
     pub finder: PayoutId,
     /// Links in the window that paid it (the window of its parent).
     pub window_links: usize,
-    /// The split, to the atom.
+    /// The split, to the atom. In a pool that pays in the coinbase: what
+    /// the block's outputs pay each address (fee and finder's bonus
+    /// included in their address's amount).
     pub settlement: Settlement,
+    /// The block's payout outputs in coinbase order: address (or script
+    /// hex, for a non-standard one) and atoms. Empty in a ledger pool.
+    pub outputs: Vec<(String, u64)>,
+    /// Whether this node's own split of the parent's window gives exactly
+    /// the block's outputs; `None` in a ledger pool or while the window is
+    /// not known here. Every peer checked it before the link joined, so
+    /// `Some(false)` would be a bug.
+    pub outputs_agree: Option<bool>,
 }
 
 /// What a node's share chain looks like now.
@@ -411,15 +421,20 @@ impl LinkKeeper {
             let Some(link) = chain.get(&block) else {
                 continue;
             };
-            // The block pays what its own coinbase holds: every node reads
-            // the same number from the link.
-            let settled = chain.settle(block, link.coinbase_value());
             let window_links = link
                 .parent()
                 .and_then(|p| chain.window(p))
                 .map_or(0, |w| w.links);
-            match settled {
-                Some(settlement) => {
+            let paid = match self.params.coinbase_rules() {
+                Some(rules) => coinbase_paid(&chain, link, rules.network),
+                // The block pays what its own coinbase holds: every node
+                // reads the same number from the link.
+                None => chain
+                    .settle(block, link.coinbase_value())
+                    .map(|s| (s, Vec::new(), None)),
+            };
+            match paid {
+                Some((settlement, outputs, outputs_agree)) => {
                     let entry = ChainBlock {
                         height: link.block_height(),
                         link: block,
@@ -427,6 +442,8 @@ impl LinkKeeper {
                         finder: link.payout().clone(),
                         window_links,
                         settlement,
+                        outputs,
+                        outputs_agree,
                     };
                     drop(chain);
                     lock(&self.settled).insert((entry.height, block), entry);
@@ -490,4 +507,41 @@ impl LinkKeeper {
         let added = lock(&self.chain).add_block(prev_hash, height, self.clock.now());
         self.after(added, true);
     }
+}
+
+/// What a block paid: the settlement, its payout outputs (address,
+/// atoms), and whether this node's own split gives the same outputs.
+type Paid = (Settlement, Vec<(String, u64)>, Option<bool>);
+
+/// What a block of a pool that pays in the coinbase paid: its outputs as
+/// a settlement by address, the outputs themselves, and whether this
+/// node's split of the parent's window gives the same.
+fn coinbase_paid(chain: &ShareChain, link: &ProvenLink, network: AddressNetwork) -> Option<Paid> {
+    let found = paying_outputs(&link.link().coinbase).ok()?;
+    let total: u64 = found.iter().try_fold(0u64, |s, o| s.checked_add(o.value))?;
+    let agree = chain.coinbase_plan(link.parent()).and_then(|plan| {
+        let finder = plan.finder_script(link.payout()).ok()?;
+        Some(plan.outputs(total, &finder).outputs == found)
+    });
+    let shown: Vec<(String, u64)> = found
+        .iter()
+        .map(|o| {
+            let name = address_of(&o.script, network).unwrap_or_else(|| hex::encode(&o.script));
+            (name, o.value)
+        })
+        .collect();
+    let mut by_id: BTreeMap<PayoutId, u64> = BTreeMap::new();
+    for (name, value) in &shown {
+        // Every payout script is an address's (peers checked the outputs),
+        // so the fallback only keeps the sum whole.
+        let id = PayoutId::new(name.as_str())
+            .or_else(|_| PayoutId::new("nonstandard"))
+            .ok()?;
+        *by_id.entry(id).or_default() += value;
+    }
+    Some((
+        Settlement::paid(total, by_id.into_iter().collect()),
+        shown,
+        agree,
+    ))
 }

@@ -1,6 +1,8 @@
 //! What a chain answers: where the next job builds, the window of a link,
 //! and how a block is split.
 
+use std::sync::Arc;
+
 use super::{Entry, JobPosition, ShareChain};
 use crate::ids::LinkId;
 use crate::payout::{RewardCuts, Settlement};
@@ -18,6 +20,7 @@ impl ShareChain {
                 uncles: Vec::new(),
                 chain_bits: next_bits(&self.params, &[], None, None),
                 min_time: 0,
+                payouts: self.coinbase_plan(None).map(Arc::new),
             };
         };
         let nearby = self.nearby_ancestors(parent);
@@ -52,6 +55,7 @@ impl ShareChain {
             min_time: self
                 .median_time_after(parent)
                 .map_or(0, |m| m.saturating_add(1)),
+            payouts: self.coinbase_plan(Some(parent.link.id())).map(Arc::new),
         }
     }
 

@@ -1,0 +1,171 @@
+//! Payout addresses: a miner's `<address>.<worker>` username names the
+//! script its coinbase outputs pay. Parsing and the network check are the
+//! `bitcoin` crate's; this module only says which network a pool is on.
+
+use std::fmt;
+use std::str::FromStr;
+
+use bitcoin::address::NetworkUnchecked;
+use bitcoin::{Address, Network, Script};
+use serde::{Deserialize, Serialize};
+
+use crate::ids::PayoutId;
+
+/// The address format a pool's payouts use. Testnet and signet share
+/// their formats (`tb1…`, `m…`/`n…`/`2…`); regtest has its own bech32
+/// prefix (`bcrt1…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum AddressNetwork {
+    /// Mainnet (`bc1…`, `1…`, `3…`): also the synthetic chain's default, so
+    /// a miner configured as for any public pool works unchanged.
+    Bitcoin,
+    /// Testnet 3 and 4.
+    Testnet,
+    /// Signet.
+    Signet,
+    /// Regtest.
+    Regtest,
+}
+
+impl AddressNetwork {
+    /// The byte the pool id hashes.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            AddressNetwork::Bitcoin => 0,
+            AddressNetwork::Testnet => 1,
+            AddressNetwork::Signet => 2,
+            AddressNetwork::Regtest => 3,
+        }
+    }
+
+    /// The name Bitcoin Core's `getblockchaininfo` reports as `chain`
+    /// (`main`, `test`, `signet`, `regtest`).
+    pub fn core_chain(self) -> &'static str {
+        match self {
+            AddressNetwork::Bitcoin => "main",
+            AddressNetwork::Testnet => "test",
+            AddressNetwork::Signet => "signet",
+            AddressNetwork::Regtest => "regtest",
+        }
+    }
+
+    /// The network of Bitcoin Core's `chain` name (`testnet4` reads as
+    /// testnet: its addresses are testnet's).
+    pub fn from_core_chain(chain: &str) -> Option<Self> {
+        match chain {
+            "main" => Some(AddressNetwork::Bitcoin),
+            "test" | "testnet4" => Some(AddressNetwork::Testnet),
+            "signet" => Some(AddressNetwork::Signet),
+            "regtest" => Some(AddressNetwork::Regtest),
+            _ => None,
+        }
+    }
+
+    fn network(self) -> Network {
+        match self {
+            AddressNetwork::Bitcoin => Network::Bitcoin,
+            AddressNetwork::Testnet => Network::Testnet,
+            AddressNetwork::Signet => Network::Signet,
+            AddressNetwork::Regtest => Network::Regtest,
+        }
+    }
+}
+
+impl fmt::Display for AddressNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AddressNetwork::Bitcoin => "mainnet",
+            AddressNetwork::Testnet => "testnet",
+            AddressNetwork::Signet => "signet",
+            AddressNetwork::Regtest => "regtest",
+        })
+    }
+}
+
+impl FromStr for AddressNetwork {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "mainnet" | "main" | "bitcoin" => Ok(AddressNetwork::Bitcoin),
+            "testnet" | "test" | "testnet4" => Ok(AddressNetwork::Testnet),
+            "signet" => Ok(AddressNetwork::Signet),
+            "regtest" => Ok(AddressNetwork::Regtest),
+            other => Err(format!(
+                "unknown network `{other}` (mainnet, testnet, signet or regtest)"
+            )),
+        }
+    }
+}
+
+/// Why a payout id is not an address a pool can pay.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressError {
+    /// Not a Bitcoin address at all.
+    #[error("`{id}` is not a Bitcoin address")]
+    NotAnAddress {
+        /// The payout id.
+        id: String,
+    },
+    /// An address of another network.
+    #[error("address `{id}` is not a {network} address")]
+    WrongNetwork {
+        /// The payout id.
+        id: String,
+        /// The pool's network.
+        network: AddressNetwork,
+    },
+    /// A script longer than a taproot output's 34 bytes (a future witness
+    /// version): the output cap's weight budget could not hold it.
+    #[error("address `{id}` pays a script longer than 34 bytes")]
+    TooLong {
+        /// The payout id.
+        id: String,
+    },
+}
+
+/// The longest payout script, bytes: P2WSH and P2TR.
+pub const MAX_PAYOUT_SCRIPT: usize = 34;
+
+/// The output script (scriptPubKey) paying `id` on `network`.
+///
+/// ```
+/// use chiral_pool_core::ids::PayoutId;
+/// use chiral_pool_core::payout::{payout_script, AddressNetwork};
+/// let id = PayoutId::new("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4").unwrap();
+/// let script = payout_script(&id, AddressNetwork::Bitcoin).unwrap();
+/// assert_eq!(script[..2], [0x00, 0x14]); // P2WPKH: OP_0 <20 bytes>
+/// // A mainnet address on a regtest pool is refused, not paid.
+/// assert!(payout_script(&id, AddressNetwork::Regtest).is_err());
+/// assert!(payout_script(&PayoutId::new("alice").unwrap(), AddressNetwork::Bitcoin).is_err());
+/// ```
+pub fn payout_script(id: &PayoutId, network: AddressNetwork) -> Result<Vec<u8>, AddressError> {
+    let unchecked = Address::<NetworkUnchecked>::from_str(id.as_str()).map_err(|_| {
+        AddressError::NotAnAddress {
+            id: id.as_str().to_owned(),
+        }
+    })?;
+    let address =
+        unchecked
+            .require_network(network.network())
+            .map_err(|_| AddressError::WrongNetwork {
+                id: id.as_str().to_owned(),
+                network,
+            })?;
+    let script = address.script_pubkey().into_bytes();
+    if script.len() > MAX_PAYOUT_SCRIPT {
+        return Err(AddressError::TooLong {
+            id: id.as_str().to_owned(),
+        });
+    }
+    Ok(script)
+}
+
+/// The address `script` pays on `network`, if it is a standard one; for
+/// display only (payouts are compared by script).
+pub fn address_of(script: &[u8], network: AddressNetwork) -> Option<String> {
+    Address::from_script(Script::from_bytes(script), network.network())
+        .ok()
+        .map(|a| a.to_string())
+}
