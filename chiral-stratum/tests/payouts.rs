@@ -7,7 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use bitcoin::hashes::{sha256, Hash};
-use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
+use chiral_pool_core::chain::{SyntheticChain, Tip, WorkError, WorkSource};
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::payout::{paying_outputs, AddressNetwork, CoinbasePlan};
 use chiral_pool_core::pow::BlockHeader;
@@ -82,7 +82,7 @@ impl WorkSource for Thief {
         payouts: &CoinbasePlan,
         finder: &[u8],
         extranonce_len: usize,
-    ) -> WorkTemplate {
+    ) -> Result<WorkTemplate, WorkError> {
         let swapped = Commitment {
             payout: self.thief.clone(),
             ..commitment.clone()
@@ -91,8 +91,8 @@ impl WorkSource for Thief {
             .template(&swapped, payouts, finder, extranonce_len)
     }
 
-    fn block_found(&self, header: &BlockHeader) -> bool {
-        self.chain.block_found(header)
+    fn block_found(&self, header: &BlockHeader, coinbase: &[u8]) -> bool {
+        self.chain.block_found(header, coinbase)
     }
 }
 

@@ -26,6 +26,11 @@ pub struct Tip {
     pub height: u32,
 }
 
+/// Why a work source gave no template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no work: {0}")]
+pub struct WorkError(pub String);
+
 /// A provider of work: the tip, and per-miner templates whose coinbase
 /// commits to the pool and the miner's payout id.
 pub trait WorkSource: Send + Sync + 'static {
@@ -38,18 +43,22 @@ pub trait WorkSource: Send + Sync + 'static {
     /// the fees of the transactions it takes), in that order, then carries
     /// `commitment` (pool, miner and share chain position) as its last
     /// output, with `extranonce_len` bytes left between `coinb1` and
-    /// `coinb2`.
+    /// `coinb2`. An error when the source has no work to give (no template
+    /// yet, or none that fits).
     fn template(
         &self,
         commitment: &Commitment,
         payouts: &CoinbasePlan,
         finder: &[u8],
         extranonce_len: usize,
-    ) -> WorkTemplate;
+    ) -> Result<WorkTemplate, WorkError>;
 
-    /// Reports a share that met the network target. Returns whether the
-    /// block extended the chain.
-    fn block_found(&self, header: &BlockHeader) -> bool;
+    /// Reports a share that met the network target: its header and its
+    /// coinbase (non-witness serialization, as the job built it), from
+    /// which the source rebuilds the whole block of the template it
+    /// issued. Returns whether the block extended the chain, as far as
+    /// the source knows at once (a real chain answers later, by its tip).
+    fn block_found(&self, header: &BlockHeader, coinbase: &[u8]) -> bool;
 }
 
 /// A synthetic chain for demos and tests: coinbase-only blocks with a fixed
@@ -188,12 +197,12 @@ impl WorkSource for SyntheticChain {
         payouts: &CoinbasePlan,
         finder: &[u8],
         extranonce_len: usize,
-    ) -> WorkTemplate {
+    ) -> Result<WorkTemplate, WorkError> {
         let tip = *self.tip.borrow();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as u32);
-        WorkTemplate::synthetic_paying(
+        Ok(WorkTemplate::synthetic_paying(
             commitment,
             &payouts.outputs(self.reward, finder).outputs,
             tip.prev_hash,
@@ -201,10 +210,10 @@ impl WorkSource for SyntheticChain {
             now,
             tip.height,
             extranonce_len,
-        )
+        ))
     }
 
-    fn block_found(&self, header: &BlockHeader) -> bool {
+    fn block_found(&self, header: &BlockHeader, _coinbase: &[u8]) -> bool {
         self.learn(header, None)
     }
 }

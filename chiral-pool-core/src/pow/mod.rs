@@ -9,7 +9,7 @@ mod merkle;
 mod target;
 
 pub use header::{BlockHeader, HEADER_LEN};
-pub use merkle::{merkle_root_from_branch, MAX_MERKLE_BRANCH};
+pub use merkle::{coinbase_branch, merkle_root, merkle_root_from_branch, MAX_MERKLE_BRANCH};
 pub use target::{CompactTarget, Difficulty, Target, TargetError};
 
 use sha2::{Digest, Sha256};

@@ -143,7 +143,7 @@ fn check(
             .stats
             .blocks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        shared.work.block_found(&share.header);
+        shared.work.block_found(&share.header, &share.coinbase);
     }
     let durable = shared.sink.accepted(&share, &verified);
     let kept = if durable.is_now() {

@@ -158,9 +158,17 @@ impl Session {
             uncles: position.uncles,
         };
         let plan = position.payouts.as_ref().unwrap_or(&shared.ledger_plan);
-        let mut template = shared
-            .work
-            .template(&commitment, plan, &self.finder_script, en_len);
+        let mut template =
+            match shared
+                .work
+                .template(&commitment, plan, &self.finder_script, en_len)
+            {
+                Ok(template) => template,
+                Err(e) => {
+                    warn!(error = %e, "the work source gave no template; no job sent");
+                    return out;
+                }
+            };
         // A link must be later than the median time of its ancestors.
         template.time = template.time.max(position.min_time);
         // Two jobs issued within one second would be identical, and a miner

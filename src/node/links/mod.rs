@@ -397,12 +397,17 @@ impl LinkKeeper {
     /// cannot sink its block); a block the work source now knows is a
     /// header links may build on.
     fn submit_block(&self, block: &LinkId) -> Option<Added> {
-        let (header, height) = {
+        let (header, height, coinbase) = {
             let chain = lock(&self.chain);
             let link = chain.get(block)?;
-            (*link.header(), link.block_height())
+            (
+                *link.header(),
+                link.block_height(),
+                link.link().coinbase.clone(),
+            )
         };
-        if !self.work.block_found(&header) && self.work.next_height(block.as_bytes()).is_none() {
+        let found = self.work.block_found(&header, &coinbase);
+        if !found && self.work.next_height(block.as_bytes()).is_none() {
             // Its parent block is older than anything this node saw (a
             // block of an assumed base, or built on one): known on the
             // share chain's word, which checked its work.
