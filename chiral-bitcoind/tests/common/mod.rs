@@ -14,6 +14,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+pub mod blocks;
+
 /// How the stand-in answers one method.
 #[derive(Clone)]
 pub enum Answer {
@@ -32,6 +34,8 @@ pub struct Core {
     /// `Authorization` header wanted (`Basic ...`), if any.
     pub auth: Mutex<Option<String>>,
     pub calls: Mutex<Vec<(String, Value)>>,
+    /// Signalled after each call is recorded.
+    pub called: tokio::sync::Notify,
 }
 
 impl Core {
@@ -40,6 +44,20 @@ impl Core {
             .lock()
             .expect("lock")
             .insert(method.to_owned(), answer);
+    }
+
+    /// Waits until `method` was called at least once; its params.
+    pub async fn wait_for(&self, method: &str) -> Vec<Value> {
+        loop {
+            let notified = self.called.notified();
+            let calls = self.calls_of(method);
+            if !calls.is_empty() {
+                return calls;
+            }
+            tokio::time::timeout(std::time::Duration::from_secs(10), notified)
+                .await
+                .expect("the call comes");
+        }
     }
 
     pub fn calls_of(&self, method: &str) -> Vec<Value> {
@@ -73,6 +91,7 @@ async fn handle(
         .lock()
         .expect("lock")
         .push((method.clone(), body["params"].clone()));
+    core.called.notify_waiters();
     let answer = core.answers.lock().expect("lock").get(&method).cloned();
     match answer {
         Some(Answer::Result(v)) => Json(json!({"result": v, "error": null, "id": body["id"]})).into_response(),

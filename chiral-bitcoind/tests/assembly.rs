@@ -1,0 +1,204 @@
+//! Blocks assembled from templates, checked by the `bitcoin` crate: merkle
+//! root, witness commitment, BIP 34 height, weight, and coinbase outputs
+//! that are exactly the pool's split. Then the whole work source against a
+//! stand-in node: a job is mined, the block submitted, and the submitted
+//! bytes checked the same way.
+
+mod common;
+
+use std::time::Duration;
+
+use chiral_bitcoind::{
+    assemble, block_bytes, Auth, BitcoinRpc, BlockTemplate, CoreConfig, CoreWork,
+};
+use chiral_pool_core::chain::WorkSource;
+use chiral_pool_core::ids::{PayoutId, PoolId};
+use chiral_pool_core::payout::{AddressNetwork, CoinbasePlan, OutputRules, RewardCuts};
+use chiral_pool_core::pool::FeeBps;
+use chiral_pool_core::pow::{CompactTarget, Target};
+use chiral_pool_core::share::commitment::Commitment;
+use chiral_pool_core::share::WorkTemplate;
+use common::blocks::{check_block, template};
+use common::{start, Answer};
+use serde_json::json;
+
+/// A taproot script for miner `i`.
+fn taproot(i: u32) -> Vec<u8> {
+    let mut s = vec![0x51, 0x20];
+    s.extend(chiral_pool_core::pow::sha256d(&i.to_le_bytes()));
+    s
+}
+
+/// A P2PKH script for miner `i` (one legacy signature operation).
+fn p2pkh(i: u32) -> Vec<u8> {
+    let mut s = vec![0x76, 0xa9, 0x14];
+    s.extend(&chiral_pool_core::pow::sha256d(&i.to_le_bytes())[..20]);
+    s.extend([0x88, 0xac]);
+    s
+}
+
+fn plan(scripts: Vec<Vec<u8>>, cap: u32) -> CoinbasePlan {
+    CoinbasePlan {
+        weights: scripts
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| (s, 1 + i as u128 % 7))
+            .collect(),
+        cuts: RewardCuts {
+            fee: FeeBps::new(100).expect("in range"),
+            finder_bonus: FeeBps::new(50).expect("in range"),
+        },
+        owner: taproot(1_000_000),
+        seed: [9; 32],
+        rules: OutputRules {
+            dust: 546,
+            max_outputs: cap,
+        },
+        network: None,
+    }
+}
+
+fn commitment() -> Commitment {
+    Commitment::genesis(
+        PoolId::from_bytes([6; 32]),
+        PayoutId::new("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4").expect("an id"),
+        CompactTarget::from_consensus(0x1f00_ffff),
+    )
+}
+
+/// Solves `work` at an easy test target with extranonce `en`; the header
+/// and the coinbase.
+fn solve(work: &WorkTemplate, en: &[u8]) -> (chiral_pool_core::pow::BlockHeader, Vec<u8>) {
+    let target = Target::from_difficulty(1.0 / 65_536.0).expect("a target");
+    let header = work.header(en, 0);
+    let nonce = header
+        .find_nonce(&target, 0..u32::MAX)
+        .expect("a nonce at an easy target");
+    (header.with_nonce(nonce), work.coinbase(en))
+}
+
+#[test]
+fn a_block_from_a_template_passes_the_bitcoin_crates_checks() {
+    let json = template(5, 200, 840_000, 312_500_000);
+    let t = BlockTemplate::from_json(&json).expect("reads");
+    let scripts: Vec<Vec<u8>> = (0..10)
+        .map(|i| if i % 2 == 0 { taproot(i) } else { p2pkh(i) })
+        .collect();
+    let plan = plan(scripts, 200);
+    let finder = taproot(77);
+    let a = assemble(&t, &commitment(), &plan, &finder, 8).expect("assembles");
+    assert_eq!(a.kept, 5);
+    assert_eq!(a.total, t.coinbase_value);
+    let (header, coinbase) = solve(&a.work, &[1, 2, 3, 4, 5, 6, 7, 8]);
+    let bytes = block_bytes(&header, &coinbase, true, &t.transactions[..a.kept]);
+    let checked = check_block(&bytes, 840_000);
+    assert_eq!(checked.block.block_hash().to_byte_array(), header.hash());
+    assert_eq!(checked.block.txdata.len(), 6);
+    assert_eq!(checked.coinbase_total, t.coinbase_value);
+    assert_eq!(checked.payouts, plan.outputs(a.total, &finder).outputs);
+    // The pool's commitment is the last output and reads back.
+    assert_eq!(
+        Commitment::from_coinbase(&coinbase).expect("a commitment"),
+        commitment()
+    );
+    // The witness commitment is Bitcoin Core's own when nothing was left out.
+    assert_eq!(a.witness_commitment, t.default_witness_commitment);
+}
+
+use bitcoin::hashes::Hash;
+
+#[test]
+fn a_full_template_with_the_output_cap_filled_makes_room_and_stays_within_weight() {
+    // 40 transactions of about 99,000 weight units: 3.97 M of 4 M.
+    let json = template(40, 98_800, 900_000, 312_500_000);
+    let t = BlockTemplate::from_json(&json).expect("reads");
+    let listed: u64 = t.transactions.iter().map(|x| x.weight).sum();
+    assert!(listed > 3_900_000, "{listed}");
+    let mut plan = plan((0..700).map(taproot).collect(), 700);
+    // Equal weights: each of the 700 miners holds exactly one unit.
+    for (_, w) in &mut plan.weights {
+        *w = 1;
+    }
+    let finder = taproot(5_000_000); // not one of the window's miners
+    let a = assemble(&t, &commitment(), &plan, &finder, 8).expect("assembles");
+    assert!(a.kept < 40, "room was made");
+    assert!(
+        a.kept >= 38,
+        "only what was needed was left out: kept {}",
+        a.kept
+    );
+    let dropped: u64 = t.transactions[a.kept..].iter().map(|x| x.fee).sum();
+    assert_eq!(a.total, t.coinbase_value - dropped);
+    let (header, coinbase) = solve(&a.work, &[0; 8]);
+    assert!(
+        coinbase.len() > 30_000,
+        "700 outputs: {} bytes",
+        coinbase.len()
+    );
+    let bytes = block_bytes(&header, &coinbase, true, &t.transactions[..a.kept]);
+    let checked = check_block(&bytes, 900_000);
+    assert_eq!(checked.block.weight().to_wu(), a.weight);
+    assert_eq!(
+        checked.payouts.len(),
+        702,
+        "700 miners, the fee and the finder"
+    );
+    assert_eq!(checked.payouts, plan.outputs(a.total, &finder).outputs);
+    // Bitcoin Core's commitment covered every transaction: this one is ours.
+    assert_ne!(a.witness_commitment, t.default_witness_commitment);
+}
+
+#[test]
+fn p2pkh_outputs_count_against_the_signature_operation_limit() {
+    let mut json = template(10, 100, 900_000, 312_500_000);
+    // Each transaction claims 7,950 sigop cost: 79,500 of 80,000.
+    for tx in json["transactions"].as_array_mut().expect("a list") {
+        tx["sigops"] = json!(7_950);
+    }
+    let t = BlockTemplate::from_json(&json).expect("reads");
+    let plan = plan((0..200).map(p2pkh).collect(), 200);
+    let a = assemble(&t, &commitment(), &plan, &taproot(77), 8).expect("assembles");
+    // 200 P2PKH outputs cost 800: one transaction must go.
+    assert_eq!(a.kept, 9);
+}
+
+#[tokio::test]
+async fn the_work_source_mines_on_a_node_and_submits_a_block_the_bitcoin_crate_accepts() {
+    let (addr, core) = start().await;
+    let json = template(3, 150, 500, 5_000_000_000);
+    core.answer(
+        "getblockchaininfo",
+        Answer::Result(json!({"chain": "regtest", "initialblockdownload": false})),
+    );
+    core.answer("getblocktemplate", Answer::Result(json.clone()));
+    core.answer("getbestblockhash", Answer::Result(json!("5a".repeat(32))));
+    core.answer("submitblock", Answer::Result(json!(null)));
+    let rpc = BitcoinRpc::new(format!("http://{addr}"), Auth::None, Duration::from_secs(5))
+        .expect("client");
+    let work = CoreWork::connect(rpc, CoreConfig::new(AddressNetwork::Regtest))
+        .await
+        .expect("connects");
+    assert_eq!(work.tip().borrow().height, 500);
+    let plan = plan((0..5).map(taproot).collect(), 200);
+    let finder = taproot(77);
+    let job = work
+        .template(&commitment(), &plan, &finder, 8)
+        .expect("a job");
+    let (header, coinbase) = solve(&job, &[3; 8]);
+    assert!(work.block_found(&header, &coinbase), "the job is known");
+    let submitted = core.wait_for("submitblock").await;
+    let hex_block = submitted[0][0].as_str().expect("block hex");
+    let bytes = hex::decode(hex_block).expect("hex");
+    let checked = check_block(&bytes, 500);
+    assert_eq!(checked.block.txdata.len(), 4);
+    assert_eq!(
+        checked.payouts,
+        plan.outputs(5_000_000_000 + 3_003, &finder).outputs
+    );
+    assert_eq!(work.next_height(&header.hash()), Some(501));
+    // A header no job of this source built is not submitted.
+    let (other, other_coinbase) = solve(&job, &[4; 8]);
+    let mut foreign = other_coinbase.clone();
+    foreign[50] ^= 1;
+    assert!(!work.block_found(&other, &foreign));
+}
