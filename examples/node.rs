@@ -5,13 +5,16 @@
 //! point at. Add `--bootstrap <multiaddr>` to join other nodes; a node
 //! without `--stratum` follows the first pool it discovers, and
 //! `--join <pool id> --stratum ADDR` joins a discovered pool and serves
-//! its miners on the same share chain.
+//! its miners on the same share chain. `--address <addr>` pays each
+//! block's window in its coinbase; `--bitcoind URL` mines Bitcoin Core's
+//! chain (or the `chain` example's) instead of a synthetic one.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use chiral_pool::bitcoind::{Auth, BitcoinRpc, CoreConfig, CoreWork};
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::{PayoutId, PoolId};
 use chiral_pool::core::payout::{payout_script, AddressNetwork, WindowBps};
@@ -71,6 +74,21 @@ struct Args {
     /// addresses, as a public pool would.
     #[arg(long, default_value = "mainnet")]
     network: AddressNetwork,
+    /// Mine a real chain: Bitcoin Core's JSON-RPC endpoint (or the
+    /// `chain` example's), such as `http://127.0.0.1:8332`. Default: a
+    /// synthetic chain of this process.
+    #[arg(long)]
+    bitcoind: Option<String>,
+    /// Bitcoin Core's cookie file (`<datadir>/.cookie`,
+    /// `<datadir>/regtest/.cookie`).
+    #[arg(long)]
+    rpc_cookie: Option<PathBuf>,
+    /// RPC user (with `--rpc-password`), instead of the cookie.
+    #[arg(long)]
+    rpc_user: Option<String>,
+    /// RPC password.
+    #[arg(long)]
+    rpc_password: Option<String>,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 10)]
     status_every: u64,
@@ -123,6 +141,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.data_dir = args.data_dir.clone();
     config.chain_bits =
         chiral_pool::core::pow::Target::from_difficulty(args.block_difficulty)?.to_compact_lossy();
+    if let Some(url) = &args.bitcoind {
+        let auth = match (&args.rpc_cookie, &args.rpc_user, &args.rpc_password) {
+            (Some(cookie), _, _) => Auth::Cookie(cookie.clone()),
+            (None, Some(user), Some(password)) => Auth::UserPass {
+                user: user.clone(),
+                password: password.clone(),
+            },
+            (None, Some(_), None) => return Err("--rpc-user needs --rpc-password".into()),
+            _ => Auth::None,
+        };
+        let rpc = BitcoinRpc::new(url.clone(), auth, Duration::from_secs(30))?;
+        let work = CoreWork::connect(rpc, CoreConfig::new(args.network)).await?;
+        println!(
+            "mining {} at height {} through {url}",
+            args.network,
+            work.current().height
+        );
+        config.chain = Some(work);
+    }
     let join = match &args.join {
         Some(hex) => Some(PoolId::from_hex(hex).ok_or("--join wants a 64-hex-digit pool id")?),
         None => None,
@@ -136,7 +173,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // rules check.
                 payout_script(&owner, args.network)?;
                 let mut rules = CoinbaseRules::bitcoin(args.network, owner);
-                rules.initial_subsidy = config.reward;
+                if args.bitcoind.is_none() {
+                    // The synthetic chain's blocks are all worth `reward`.
+                    rules.initial_subsidy = config.reward;
+                    rules.halving_interval = u32::MAX;
+                }
                 Some(rules)
             }
             None => None,

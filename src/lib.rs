@@ -8,6 +8,9 @@
 //!   the `RecordStore` trait, the pool manager);
 //! - [`dht`]: record stores (Kademlia, memory, mock);
 //! - [`stratum`]: Stratum V1 server and client;
+//! - [`bitcoind`]: a Bitcoin Core work source;
+//! - [`chain_rpc`]: the synthetic chain served over Bitcoin Core's RPC
+//!   subset, so node processes can share one chain;
 //! - [`node`]: a pool node (DHT + manager + Stratum + accounting);
 //! - [`miner`]: a CPU miner on the Stratum client;
 //! - [`demo`]: the one-process local pool network of the README.
@@ -15,10 +18,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use chiral_bitcoind as bitcoind;
 pub use chiral_pool_core as core;
 pub use chiral_pool_dht as dht;
 pub use chiral_stratum as stratum;
 
+pub mod chain_rpc;
 pub mod demo;
 pub mod miner;
 pub mod node;

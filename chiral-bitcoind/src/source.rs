@@ -173,12 +173,6 @@ impl CoreWork {
             .clone()
     }
 
-    /// The height of the block mined on `hash`, for blocks this source saw
-    /// as tips or found itself.
-    pub fn next_height(&self, hash: &Hash256) -> Option<u32> {
-        lock(&self.heights).0.get(hash).copied()
-    }
-
     fn remember_height(&self, hash: Hash256, height: u32) {
         let mut heights = lock(&self.heights);
         if heights.0.insert(hash, height).is_none() {
@@ -297,6 +291,11 @@ impl WorkSource for CoreWork {
             }
         }
         Ok(assembly.work)
+    }
+
+    /// Known for the blocks this source saw as tips or found itself.
+    fn next_height(&self, hash: &Hash256) -> Option<u32> {
+        lock(&self.heights).0.get(hash).copied()
     }
 
     fn block_found(&self, header: &BlockHeader, coinbase: &[u8]) -> bool {

@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chiral_pool_core::chain::SyntheticChain;
+use chiral_pool_core::chain::WorkSource;
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::manager::ManagerError;
 use chiral_pool_core::payout::WindowBps;
@@ -90,7 +90,7 @@ pub struct NodeConfig {
     pub announce: Option<PoolSpec>,
     /// Work source shared by the nodes of one process; a fresh synthetic
     /// chain if none. Default: none.
-    pub chain: Option<Arc<SyntheticChain>>,
+    pub chain: Option<Arc<dyn WorkSource>>,
     /// Network target of a fresh synthetic chain, compact. Default:
     /// `0x1f00ffff` (difficulty 1/256: a few seconds of a CPU core).
     pub chain_bits: CompactTarget,

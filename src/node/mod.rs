@@ -30,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chiral_pool_core::chain::{SyntheticChain, Tip};
+use chiral_pool_core::chain::{Tip, WorkSource};
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::manager::PoolManager;
 use chiral_pool_core::pool::{PayoutScheme, PoolAnnouncement};
@@ -89,7 +89,7 @@ pub struct PoolNode {
     /// The pool manager over the DHT.
     pub manager: Arc<PoolManager<KadStore>>,
     /// The chain this node follows.
-    pub chain: Arc<SyntheticChain>,
+    pub chain: Arc<dyn WorkSource>,
     /// Counters.
     pub counters: Arc<NodeCounters>,
     config: NodeConfig,

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 
-use chiral_pool_core::chain::{SyntheticChain, Tip};
+use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::manager::{ManagerConfig, PoolManager};
 use chiral_pool_core::pool::PoolAnnouncement;
@@ -34,7 +34,7 @@ struct Parts {
     manager_config: ManagerConfig,
     chain_params: Option<ChainParams>,
     history: Vec<Tip>,
-    chain: Arc<SyntheticChain>,
+    chain: Arc<dyn WorkSource>,
     journal: Option<Arc<ShareJournal>>,
     link_store: Option<Arc<LinkStore>>,
 }

@@ -5,7 +5,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chiral_pool_core::chain::WorkSource;
 use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::manager::PoolManager;
 use chiral_pool_dht::KadStore;

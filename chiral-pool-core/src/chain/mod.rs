@@ -59,6 +59,32 @@ pub trait WorkSource: Send + Sync + 'static {
     /// issued. Returns whether the block extended the chain, as far as
     /// the source knows at once (a real chain answers later, by its tip).
     fn block_found(&self, header: &BlockHeader, coinbase: &[u8]) -> bool;
+
+    /// The height of the block mined on `hash` (one above the block's),
+    /// if this source knows the block: what a node's share chain asks for
+    /// the blocks links build on. Default: none known.
+    fn next_height(&self, hash: &Hash256) -> Option<u32> {
+        let _ = hash;
+        None
+    }
+
+    /// Learns a block whose parent this source never saw, at BIP 34
+    /// height `height`, on the word of a share chain that checked its work
+    /// (see [`SyntheticChain::adopt`]). Returns whether it did. Default:
+    /// no (a source on a real chain learns blocks from the chain).
+    fn adopt(&self, header: &BlockHeader, height: u32) -> bool {
+        let _ = (header, height);
+        false
+    }
+}
+
+impl std::fmt::Debug for dyn WorkSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tip = *self.tip().borrow();
+        f.debug_struct("WorkSource")
+            .field("height", &tip.height)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A synthetic chain for demos and tests: coinbase-only blocks with a fixed
@@ -127,6 +153,11 @@ impl SyntheticChain {
     pub fn with_reward(mut self, reward: u64) -> Self {
         self.reward = reward;
         self
+    }
+
+    /// Each block's coinbase value, atoms.
+    pub fn reward(&self) -> u64 {
+        self.reward
     }
 
     /// The height of the block mined on `hash`, if `hash` is a block this
@@ -215,5 +246,13 @@ impl WorkSource for SyntheticChain {
 
     fn block_found(&self, header: &BlockHeader, _coinbase: &[u8]) -> bool {
         self.learn(header, None)
+    }
+
+    fn next_height(&self, hash: &Hash256) -> Option<u32> {
+        SyntheticChain::next_height(self, hash)
+    }
+
+    fn adopt(&self, header: &BlockHeader, height: u32) -> bool {
+        SyntheticChain::adopt(self, header, height)
     }
 }

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chiral_pool_core::chain::{SyntheticChain, Tip, WorkSource};
+use chiral_pool_core::chain::{Tip, WorkSource};
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{LinkId, PayoutId, PoolId};
 use chiral_pool_core::payout::{address_of, paying_outputs, AddressNetwork, Settlement};
@@ -112,7 +112,7 @@ pub struct LinkKeeper {
     position: watch::Sender<JobPosition>,
     settled: Mutex<BTreeMap<(u32, LinkId), ChainBlock>>,
     unsettled: Mutex<Vec<LinkId>>,
-    work: Arc<SyntheticChain>,
+    work: Arc<dyn WorkSource>,
     gossip: KadStore,
     /// The link store's writer thread and its queue, closed and joined at
     /// shutdown so nothing saved is lost and the database is released.
@@ -139,7 +139,7 @@ impl LinkKeeper {
         identity: PoolParams,
         carrier: Keypair,
         reward: u64,
-        work: Arc<SyntheticChain>,
+        work: Arc<dyn WorkSource>,
         history: &[Tip],
         gossip: KadStore,
         store: Option<Arc<LinkStore>>,

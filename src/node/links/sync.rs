@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chiral_pool_core::chain::WorkSource;
 use chiral_pool_core::ids::LinkId;
 use chiral_pool_core::sharechain::gossip::{Acceptance, IncomingLink, LinkGossip};
 use chiral_pool_core::sharechain::sync::{fetch_ancestry, SyncRequest};
