@@ -21,11 +21,14 @@ use serde_json::{json, Value};
 /// Submitted blocks kept for `getblock`.
 const MAX_BLOCKS: usize = 4_096;
 
+/// Submitted blocks by hash, and their order (for the bound).
+type Stored = (HashMap<Hash256, Vec<u8>>, VecDeque<Hash256>);
+
 /// The served chain and the blocks submitted to it.
 pub struct ChainRpc {
     chain: Arc<SyntheticChain>,
     network: AddressNetwork,
-    blocks: Mutex<(HashMap<Hash256, Vec<u8>>, VecDeque<Hash256>)>,
+    blocks: Mutex<Stored>,
 }
 
 fn display(hash: &Hash256) -> String {

@@ -3,7 +3,7 @@
 //! [`CoreWork`] implements
 //! [`WorkSource`](chiral_pool_core::chain::WorkSource) on a Bitcoin Core
 //! node: it reads `getblocktemplate` (segwit rule), follows the node's best
-//! block, builds each job's real coinbase ([`assemble`]: BIP 34 height, the
+//! block, builds each job's real coinbase ([`assemble()`]: BIP 34 height, the
 //! pool's payout outputs, the witness commitment, the pool's commitment
 //! last; template transactions left out, cheapest last, when the coinbase
 //! needs room) and submits found blocks with `submitblock`.
