@@ -9,14 +9,18 @@ use std::sync::Arc;
 use bitcoin::hashes::{sha256, Hash};
 use chiral_pool_core::chain::{SyntheticChain, Tip, WorkError, WorkSource};
 use chiral_pool_core::ids::{PayoutId, PoolId};
-use chiral_pool_core::payout::{paying_outputs, AddressNetwork, CoinbasePlan};
+use chiral_pool_core::payout::{
+    paying_outputs, payout_script, AddressNetwork, CoinbasePlan, OutputRules, PayoutOutput,
+    RewardCuts,
+};
 use chiral_pool_core::pow::BlockHeader;
 use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::WorkTemplate;
+use chiral_pool_core::sharechain::{ChainParams, JobPosition};
 use chiral_stratum::client::{ClientConfig, ClientError, JobRefused, StratumClient};
 use chiral_stratum::server::{ServerConfig, StratumServer};
 use chiral_stratum::wire::ErrorCode;
-use common::{next_job, Collect, TestServer, EASY, HARD_BITS};
+use common::{next_job, Collect, EASY, HARD_BITS};
 use tokio::sync::watch;
 
 fn address(label: &str, network: bitcoin::Network) -> String {
@@ -37,13 +41,32 @@ fn config(addr: std::net::SocketAddr, user: &str) -> ClientConfig {
 
 #[tokio::test]
 async fn an_address_of_another_network_is_refused_at_authorize_with_the_reason() {
-    let mut server = TestServer::start(HARD_BITS, |c| {
-        c.addresses = Some(AddressNetwork::Regtest);
-    })
-    .await;
+    let mut regtest_pool = settings();
+    regtest_pool.addresses = Some(AddressNetwork::Regtest);
+    // A genesis position of a regtest pool that pays in the coinbase.
+    let plan = CoinbasePlan {
+        weights: Vec::new(),
+        cuts: RewardCuts::default(),
+        owner: vec![0x51],
+        seed: [0; 32],
+        rules: OutputRules::default(),
+        network: Some(AddressNetwork::Regtest),
+    };
+    let position = JobPosition {
+        parent: None,
+        uncles: Vec::new(),
+        chain_bits: ChainParams::new().floor_target().to_compact_lossy(),
+        min_time: 0,
+        payouts: Some(Arc::new(plan)),
+    };
+    let (_keep, positions) = watch::channel(position);
+    let chain = SyntheticChain::new(HARD_BITS)
+        .expect("valid bits")
+        .with_reward(5_000_000_000);
+    let (addr, stop, done) = serve_on(regtest_pool, Arc::new(chain), Some(positions)).await;
     let mainnet = address("alice", bitcoin::Network::Bitcoin);
     for user in [format!("{mainnet}.rig1"), "alice.rig1".to_owned()] {
-        match StratumClient::connect(config(server.addr, &user)).await {
+        match StratumClient::connect(config(addr, &user)).await {
             Err(ClientError::Server(e)) => {
                 assert_eq!(e.kind(), Some(ErrorCode::Unauthorized));
                 assert!(e.message.contains("regtest"), "{}", e.message);
@@ -53,14 +76,29 @@ async fn an_address_of_another_network_is_refused_at_authorize_with_the_reason()
     }
     // A regtest address works, and its first job checks out.
     let regtest = address("alice", bitcoin::Network::Regtest);
-    let (client, mut events) =
-        StratumClient::connect(config(server.addr, &format!("{regtest}.rig1")))
-            .await
-            .expect("a regtest address is authorized");
+    let (client, mut events) = StratumClient::connect(config(addr, &format!("{regtest}.rig1")))
+        .await
+        .expect("a regtest address is authorized");
     let mut difficulty = 0.0;
     let job = next_job(&mut events, &mut difficulty).await;
     client.check_job(&job).expect("the job credits the miner");
-    server.shutdown().await;
+    // The genesis job pays the whole reward to the miner's own address.
+    let coinbase = job.coinbase(&client.session().extranonce1, &[0; 4]);
+    let outputs = paying_outputs(&coinbase).expect("layout");
+    let script = payout_script(
+        &PayoutId::new(regtest).expect("an id"),
+        AddressNetwork::Regtest,
+    )
+    .expect("an address");
+    assert_eq!(
+        outputs,
+        vec![PayoutOutput {
+            script,
+            value: 5_000_000_000
+        }]
+    );
+    let _ = stop.send(());
+    let _ = done.await;
 }
 
 /// A work source that puts its operator's payout id in every commitment:
@@ -103,16 +141,28 @@ fn settings() -> ServerConfig {
     settings
 }
 
-/// Runs a server on loopback until the sender is used or dropped.
-async fn serve(
-    settings: ServerConfig,
-    work: Arc<dyn WorkSource>,
-) -> (
+type Running = (
     std::net::SocketAddr,
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<()>,
-) {
-    let server = StratumServer::new(settings, work, Arc::new(Collect::default())).expect("valid");
+);
+
+/// Runs a server on loopback until the sender is used or dropped.
+async fn serve(settings: ServerConfig, work: Arc<dyn WorkSource>) -> Running {
+    serve_on(settings, work, None).await
+}
+
+/// [`serve`] building jobs on `positions` if given.
+async fn serve_on(
+    settings: ServerConfig,
+    work: Arc<dyn WorkSource>,
+    positions: Option<watch::Receiver<JobPosition>>,
+) -> Running {
+    let mut server =
+        StratumServer::new(settings, work, Arc::new(Collect::default())).expect("valid");
+    if let Some(positions) = positions {
+        server = server.with_share_chain(positions);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

@@ -157,7 +157,17 @@ impl Session {
             parent: position.parent,
             uncles: position.uncles,
         };
-        let plan = position.payouts.as_ref().unwrap_or(&shared.ledger_plan);
+        let plan = match (&position.payouts, shared.config.addresses) {
+            (Some(plan), _) => plan,
+            (None, None) => &shared.ledger_plan,
+            // A pool that pays in the coinbase, on a window this node
+            // cannot know (it joined on an assumed base): any payouts it
+            // put in a job would be refused by its peers.
+            (None, Some(_)) => {
+                debug!("the window of the best tip is not known here yet; no job sent");
+                return out;
+            }
+        };
         let mut template =
             match shared
                 .work
