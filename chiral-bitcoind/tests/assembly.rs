@@ -202,3 +202,58 @@ async fn the_work_source_mines_on_a_node_and_submits_a_block_the_bitcoin_crate_a
     foreign[50] ^= 1;
     assert!(!work.block_found(&other, &foreign));
 }
+
+/// Every recorded template (`tests/fixtures`, see its PROVENANCE.md): the
+/// block assembled from it passes the `bitcoin` crate's checks, takes
+/// every transaction, pays `coinbasevalue` exactly as the split says, and
+/// carries Bitcoin Core's own witness commitment.
+#[test]
+fn recorded_templates_of_real_nodes_assemble_into_valid_blocks() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seen = 0;
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("fixtures")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let value: serde_json::Value = serde_json::from_str(&text).expect("json");
+        // One file is the whole RPC reply.
+        let result = value.get("result").cloned().unwrap_or(value);
+        let t =
+            BlockTemplate::from_json(&result).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        assert!(!t.transactions.is_empty());
+        let plan = plan(
+            (0..12)
+                .map(|i| if i % 3 == 0 { p2pkh(i) } else { taproot(i) })
+                .collect(),
+            200,
+        );
+        let finder = taproot(99);
+        let a = assemble(&t, &commitment(), &plan, &finder, 8).expect("assembles");
+        assert_eq!(a.kept, t.transactions.len(), "{}", path.display());
+        assert_eq!(a.witness_commitment, t.default_witness_commitment);
+        let (header, coinbase) = solve(&a.work, &[7; 8]);
+        let bytes = block_bytes(&header, &coinbase, true, &t.transactions);
+        let checked = check_block(&bytes, t.height);
+        assert_eq!(
+            checked.coinbase_total,
+            t.coinbase_value,
+            "{}",
+            path.display()
+        );
+        assert_eq!(
+            checked.payouts,
+            plan.outputs(t.coinbase_value, &finder).outputs
+        );
+        assert_eq!(checked.block.txdata.len(), t.transactions.len() + 1);
+        for (tx, listed) in checked.block.txdata[1..].iter().zip(&t.transactions) {
+            assert_eq!(tx.compute_txid().to_byte_array(), listed.txid);
+        }
+        seen += 1;
+    }
+    assert_eq!(seen, 4, "every recorded template was checked");
+}
