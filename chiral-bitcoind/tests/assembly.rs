@@ -257,3 +257,72 @@ fn recorded_templates_of_real_nodes_assemble_into_valid_blocks() {
     }
     assert_eq!(seen, 4, "every recorded template was checked");
 }
+
+/// The recorded templates once more, served by the stand-in node to the
+/// whole work source: connect, a job, a solved share, the block
+/// submitted; the submitted bytes pass the `bitcoin` crate's checks.
+#[tokio::test]
+async fn recorded_templates_served_by_a_node_are_mined_and_submitted() {
+    let cases = [
+        (
+            "testnet3_2442185_public-pool.json",
+            "test",
+            AddressNetwork::Testnet,
+        ),
+        (
+            "testnet3_1633977_bitcoinrpc4java_rpcreply.json",
+            "test",
+            AddressNetwork::Testnet,
+        ),
+        ("signet_956_p2poolv2.json", "signet", AddressNetwork::Signet),
+        (
+            "regtest_506_p2poolv2_four-txns.json",
+            "regtest",
+            AddressNetwork::Regtest,
+        ),
+    ];
+    for (file, chain, network) in cases {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(file);
+        let value: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("readable")).expect("json");
+        let result = value.get("result").cloned().unwrap_or(value);
+        let (addr, core) = start().await;
+        core.answer(
+            "getblockchaininfo",
+            Answer::Result(json!({"chain": chain, "initialblockdownload": false})),
+        );
+        core.answer("getblocktemplate", Answer::Result(result.clone()));
+        core.answer(
+            "getbestblockhash",
+            Answer::Result(result["previousblockhash"].clone()),
+        );
+        core.answer("submitblock", Answer::Result(json!(null)));
+        let rpc = BitcoinRpc::new(format!("http://{addr}"), Auth::None, Duration::from_secs(5))
+            .expect("client");
+        let work = CoreWork::connect(rpc, CoreConfig::new(network))
+            .await
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
+        let t = work.current();
+        let plan = plan((0..6).map(taproot).collect(), 200);
+        let finder = taproot(99);
+        let job = work
+            .template(&commitment(), &plan, &finder, 8)
+            .expect("a job");
+        let (header, coinbase) = solve(&job, &[5; 8]);
+        assert!(work.block_found(&header, &coinbase), "{file}");
+        let submitted = core.wait_for("submitblock").await;
+        let bytes = hex::decode(submitted[0][0].as_str().expect("hex")).expect("hex");
+        let checked = check_block(&bytes, t.height);
+        assert_eq!(
+            checked.block.txdata.len(),
+            t.transactions.len() + 1,
+            "{file}"
+        );
+        assert_eq!(
+            checked.payouts,
+            plan.outputs(t.coinbase_value, &finder).outputs
+        );
+    }
+}
