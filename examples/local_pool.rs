@@ -132,8 +132,16 @@ async fn main() -> ExitCode {
                 }
             } else {
                 println!("    coinbase outputs (address, amount), as the block pays them:");
+                let owner = chiral_pool::demo::demo_address("owner");
                 for (address, a) in &block.outputs {
-                    println!("    {address:<44} {:>14} atoms  ({})", a, atoms(*a));
+                    let role = if *address == owner {
+                        "  pool fee"
+                    } else if *address == block.finder.as_str() {
+                        "  finder"
+                    } else {
+                        ""
+                    };
+                    println!("    {address:<44} {:>14} atoms  ({}){role}", a, atoms(*a));
                 }
             }
             let same = report

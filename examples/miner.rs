@@ -84,6 +84,10 @@ async fn main() {
                     stats.refused_jobs.load(Ordering::Relaxed)
                 );
                 if deadline.is_some_and(|d| Instant::now() >= d) { break; }
+                if stats.unauthorized.load(Ordering::Relaxed) {
+                    eprintln!("error: the pool refused the username `{}` (see the log line above)", args.user);
+                    std::process::exit(2);
+                }
             }
         }
     }

@@ -116,7 +116,17 @@ fn load_or_create_key(path: &PathBuf) -> std::io::Result<Keypair> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // gossipsub warns when a link is pushed that the network already has
     // (a held link pushed once it joins): expected, so not shown by default.
     tracing_subscriber::fmt()

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chiral_pool_core::pow::Target;
-use chiral_stratum::client::{ClientConfig, ClientEvent, StratumClient, Submission};
+use chiral_stratum::client::{ClientConfig, ClientError, ClientEvent, StratumClient, Submission};
 use chiral_stratum::job::JobParams;
-use tracing::{debug, info, warn};
+use chiral_stratum::wire::ErrorCode;
+use tracing::{debug, error, info, warn};
 
 /// Nonces hashed between checks for new work.
 const CHUNK: u32 = 1 << 16;
@@ -25,10 +26,14 @@ pub struct MinerStats {
     pub rejected: AtomicU64,
     /// Jobs refused because they would not credit this miner.
     pub refused_jobs: AtomicU64,
+    /// The pool refused the username at `mining.authorize` (the miner
+    /// stopped: retrying would not change the answer).
+    pub unauthorized: AtomicBool,
 }
 
 /// Mines on `config.addr` until `stop` is set; reconnects with backoff when
-/// the connection drops or the server asks.
+/// the connection drops or the server asks. Stops at once, setting
+/// [`MinerStats::unauthorized`], if the pool refuses the username.
 pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: Arc<AtomicBool>) {
     let mut backoff = Duration::from_millis(100);
     while !stop.load(Ordering::Relaxed) {
@@ -36,6 +41,11 @@ pub async fn run_cpu_miner(config: ClientConfig, stats: Arc<MinerStats>, stop: A
             Ok(c) => {
                 backoff = Duration::from_millis(100);
                 c
+            }
+            Err(ClientError::Server(e)) if e.kind() == Some(ErrorCode::Unauthorized) => {
+                error!(user = %config.username, "the pool refused the username: {}", e.message);
+                stats.unauthorized.store(true, Ordering::Relaxed);
+                return;
             }
             Err(e) => {
                 // Back off (100 ms doubling to 10 s), watching the stop flag.

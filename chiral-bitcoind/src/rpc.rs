@@ -139,7 +139,7 @@ impl BitcoinRpc {
         }
         let unreachable = |e: reqwest::Error| RpcError::Unreachable {
             url: self.url.clone(),
-            reason: e.to_string(),
+            reason: with_causes(&e),
         };
         let mut response = request.send().await.map_err(unreachable)?;
         let status = response.status().as_u16();
@@ -174,6 +174,22 @@ impl BitcoinRpc {
             .cloned()
             .ok_or_else(|| malformed("no result".into()))
     }
+}
+
+/// An error and its causes, `a: b: c` (an HTTP client's error alone
+/// hides why: connection refused, timed out).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let shown = c.to_string();
+        if !text.contains(&shown) {
+            text.push_str(": ");
+            text.push_str(&shown);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The error a node answered with, by its code.

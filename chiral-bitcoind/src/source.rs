@@ -159,7 +159,7 @@ impl CoreWork {
             url = source.rpc.url(),
             height = template.height,
             txs = template.transactions.len(),
-            "bitcoin core work source ready"
+            "work source ready"
         );
         tokio::spawn(follow(Arc::downgrade(&source), submissions));
         Ok(source)
@@ -229,7 +229,7 @@ async fn follow(source: Weak<CoreWork>, mut submissions: mpsc::Receiver<Vec<u8>>
                 continue;
             }
             Err(e) => {
-                warn!(error = %e, "bitcoin core poll failed");
+                warn!(error = %e, "polling the node failed");
                 continue;
             }
         };
@@ -254,8 +254,12 @@ async fn follow(source: Weak<CoreWork>, mut submissions: mpsc::Receiver<Vec<u8>>
 
 async fn submit(rpc: &BitcoinRpc, block: Vec<u8>) {
     match rpc.call("submitblock", json!([hex::encode(&block)])).await {
-        Ok(Value::Null) => info!("block accepted by bitcoin core"),
-        Ok(reason) => warn!(%reason, "bitcoin core refused the block"),
+        Ok(Value::Null) => info!(node = rpc.url(), "block accepted"),
+        // Another node of the pool submitted it first.
+        Ok(Value::String(reason)) if reason == "duplicate" => {
+            debug!(node = rpc.url(), "block already known")
+        }
+        Ok(reason) => warn!(node = rpc.url(), %reason, "block refused"),
         Err(e) => warn!(error = %e, "submitblock failed"),
     }
 }
