@@ -151,6 +151,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     config.data_dir = args.data_dir.clone();
     config.chain_bits =
         chiral_pool::core::pow::Target::from_difficulty(args.block_difficulty)?.to_compact_lossy();
+    if args.bitcoind.is_some() && args.address.is_none() && args.join.is_none() {
+        return Err(
+            "--bitcoind needs --address: on a real chain the pool's blocks pay \
+                    addresses (a ledger pool would have no one to pay the block to)"
+                .into(),
+        );
+    }
     if let Some(url) = &args.bitcoind {
         let auth = match (&args.rpc_cookie, &args.rpc_user, &args.rpc_password) {
             (Some(cookie), _, _) => Auth::Cookie(cookie.clone()),

@@ -50,7 +50,7 @@ pub struct Assembly {
     /// What the payout outputs sum to: the subsidy and the kept
     /// transactions' fees.
     pub total: u64,
-    /// The block's weight with the longest coinbase this job allows.
+    /// The block's weight with this job's coinbase.
     pub weight: u64,
 }
 
@@ -90,12 +90,179 @@ pub fn witness_commitment(wtxids: &[Hash256]) -> Vec<u8> {
     script
 }
 
-/// Builds the job for `commitment` on `template`: the coinbase pays
-/// `plan.outputs(total, finder)`, then the witness commitment, then the
-/// commitment; `extranonce_len` bytes are left in its input script. When
-/// the coinbase needs room, the template's last transactions are left
-/// out (and their fees with them) until the block fits its weight and
-/// signature-operation limits.
+/// The transactions a job takes and what follows from them alone: the
+/// merkle branch and the witness commitment. The same for every job on
+/// one template with the same room, so a work source computes it once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxSet {
+    /// How many of the template's transactions (a prefix).
+    pub kept: usize,
+    /// The coinbase's merkle branch over them.
+    pub branch: Vec<Hash256>,
+    /// The witness commitment output's script, if segwit is active.
+    pub witness_commitment: Option<Vec<u8>>,
+}
+
+impl TxSet {
+    /// The first `kept` transactions of `template` (all of them if `kept`
+    /// is past the end).
+    pub fn new(template: &BlockTemplate, kept: usize) -> Self {
+        let txs = &template.transactions[..kept.min(template.transactions.len())];
+        let txids: Vec<Hash256> = txs.iter().map(|t| t.txid).collect();
+        let witness_commitment = template.default_witness_commitment.as_ref().map(|given| {
+            if txs.len() == template.transactions.len() {
+                given.clone()
+            } else {
+                witness_commitment(&txs.iter().map(|t| t.wtxid).collect::<Vec<_>>())
+            }
+        });
+        TxSet {
+            kept: txs.len(),
+            branch: coinbase_branch(&txids),
+            witness_commitment,
+        }
+    }
+}
+
+/// The most the coinbase of a job on `template` paying `plan` can weigh
+/// and cost in signature operations, for any total and any finder whose
+/// script is `finder_len` bytes or shorter.
+fn coinbase_bounds(
+    template: &BlockTemplate,
+    plan: &CoinbasePlan,
+    finder_len: usize,
+    script_sig_len: usize,
+    commitment_len: usize,
+) -> (u64, u64) {
+    let paid = plan.weights.len().min(plan.rules.max_outputs as usize) as u64 + 2;
+    let longest = plan
+        .weights
+        .iter()
+        .map(|(s, _)| s.len())
+        .chain([plan.owner.len(), finder_len])
+        .max()
+        .unwrap_or(0) as u64;
+    let output = |script: u64| 8 + compact_size_len(script) + script;
+    let segwit = template.default_witness_commitment.is_some();
+    let bytes = 4 + 1 + 36 + 1 + script_sig_len as u64 + 4
+        + 5 // output count
+        + paid * output(longest)
+        + if segwit { output(38) } else { 0 }
+        + output(commitment_len as u64)
+        + 4;
+    let weight = 4 * bytes + if segwit { COINBASE_WITNESS_WEIGHT } else { 0 };
+    let p2pkh = plan
+        .weights
+        .iter()
+        .map(|(s, _)| s.as_slice())
+        .chain([plan.owner.as_slice()])
+        .filter(|s| is_p2pkh(s))
+        .count() as u64
+        + 1; // the finder's
+    (weight, SIGOP_COST * p2pkh.min(paid))
+}
+
+/// How many of the template's transactions fit beside the largest
+/// coinbase a job paying `plan` can have: the longest prefix within the
+/// block's weight and signature-operation limits.
+pub fn room(
+    template: &BlockTemplate,
+    plan: &CoinbasePlan,
+    finder_len: usize,
+    extranonce_len: usize,
+    commitment_len: usize,
+) -> Result<usize, AssembleError> {
+    let script_sig_len = bip34_push(template.height).len() + 1 + extranonce_len;
+    let (cb_weight, cb_sigops) =
+        coinbase_bounds(template, plan, finder_len, script_sig_len, commitment_len);
+    let fits = |kept: usize| {
+        let totals = template.totals(kept);
+        let weight =
+            HEADER_WEIGHT + 4 * compact_size_len(kept as u64 + 1) + cb_weight + totals.weight;
+        weight <= template.weight_limit && totals.sigops + cb_sigops <= template.sigop_limit
+    };
+    // Totals only grow with `kept`: the fitting prefixes are 0..=k.
+    let n = template.transactions.len();
+    if !fits(0) {
+        return Err(AssembleError::CoinbaseTooLarge);
+    }
+    let (mut lo, mut hi) = (0usize, n); // fits(lo), and the answer is in lo..=hi
+    while lo < hi {
+        let mid = lo + (hi - lo).div_ceil(2);
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(lo)
+}
+
+/// Builds the job for `commitment` on `template` with the transactions of
+/// `txs`: the coinbase pays `plan.outputs(total, finder)` (`total`: the
+/// subsidy and the kept transactions' fees), then the witness
+/// commitment, then the commitment; `extranonce_len` bytes (at most 75)
+/// are left in its input script, inside one push so no extranonce byte
+/// reads as an opcode.
+pub fn build(
+    template: &BlockTemplate,
+    txs: &TxSet,
+    commitment: &Commitment,
+    plan: &CoinbasePlan,
+    finder: &[u8],
+    extranonce_len: usize,
+) -> Result<Assembly, AssembleError> {
+    let height = bip34_push(template.height);
+    let script_len = height.len() + 1 + extranonce_len;
+    if extranonce_len > 75 || !(2..=100).contains(&script_len) {
+        return Err(AssembleError::ScriptSigLength(script_len));
+    }
+    let dropped = template
+        .fees()
+        .checked_sub(template.totals(txs.kept).fees)
+        .ok_or(AssembleError::CoinbaseTooLarge)?;
+    let total = template
+        .coinbase_value
+        .checked_sub(dropped)
+        .ok_or(AssembleError::CoinbaseTooLarge)?;
+    let outputs = plan.outputs(total, finder).outputs;
+    let (coinb1, coinb2) = coinbase_parts(
+        &height,
+        extranonce_len,
+        &outputs,
+        txs.witness_commitment.as_deref(),
+        &commitment.to_script(),
+    );
+    let coinbase_len = (coinb1.len() + extranonce_len + coinb2.len()) as u64;
+    let segwit = txs.witness_commitment.is_some();
+    let coinbase_weight = 4 * coinbase_len + if segwit { COINBASE_WITNESS_WEIGHT } else { 0 };
+    let totals = template.totals(txs.kept);
+    let weight =
+        HEADER_WEIGHT + 4 * compact_size_len(txs.kept as u64 + 1) + coinbase_weight + totals.weight;
+    let sigops = totals.sigops + SIGOP_COST * checksigs(&outputs);
+    if weight > template.weight_limit || sigops > template.sigop_limit {
+        return Err(AssembleError::CoinbaseTooLarge);
+    }
+    Ok(Assembly {
+        work: WorkTemplate {
+            version: template.version,
+            prev_hash: template.prev_hash,
+            bits: template.bits,
+            time: template.curtime.max(template.mintime),
+            coinb1,
+            coinb2,
+            merkle_branch: txs.branch.clone(),
+        },
+        kept: txs.kept,
+        witness_commitment: txs.witness_commitment.clone(),
+        total,
+        weight,
+    })
+}
+
+/// [`room`], [`TxSet::new`] and [`build`] in one: the job for
+/// `commitment` on `template`, leaving out the template's last
+/// transactions (and their fees) when the coinbase needs room.
 pub fn assemble(
     template: &BlockTemplate,
     commitment: &Commitment,
@@ -103,74 +270,16 @@ pub fn assemble(
     finder: &[u8],
     extranonce_len: usize,
 ) -> Result<Assembly, AssembleError> {
-    let height = bip34_push(template.height);
-    let script_len = height.len() + extranonce_len;
-    if !(2..=100).contains(&script_len) {
-        return Err(AssembleError::ScriptSigLength(script_len));
-    }
-    let commitment_script = commitment.to_script();
-    let segwit = template.default_witness_commitment.is_some();
-    let txs = &template.transactions;
-    let mut weight_of = Vec::with_capacity(txs.len() + 1);
-    let mut sigops_of = Vec::with_capacity(txs.len() + 1);
-    let mut fees_of = Vec::with_capacity(txs.len() + 1);
-    let (mut w, mut s, mut f) = (0u64, 0u64, 0u64);
-    for tx in txs {
-        weight_of.push(w);
-        sigops_of.push(s);
-        fees_of.push(f);
-        w = w.saturating_add(tx.weight);
-        s = s.saturating_add(tx.sigops);
-        f = f.saturating_add(tx.fee);
-    }
-    weight_of.push(w);
-    sigops_of.push(s);
-    fees_of.push(f);
-    let all_fees = f;
-
-    for kept in (0..=txs.len()).rev() {
-        let total = template.coinbase_value - (all_fees - fees_of[kept]);
-        let outputs = plan.outputs(total, finder).outputs;
-        let witness = segwit.then(|| match (&template.default_witness_commitment, kept) {
-            (Some(given), k) if k == txs.len() => given.clone(),
-            _ => witness_commitment(&txs[..kept].iter().map(|t| t.wtxid).collect::<Vec<_>>()),
-        });
-        let (coinb1, coinb2) = coinbase_parts(
-            &height,
-            extranonce_len,
-            &outputs,
-            witness.as_deref(),
-            &commitment_script,
-        );
-        let coinbase_len = (coinb1.len() + extranonce_len + coinb2.len()) as u64;
-        let coinbase_weight = 4 * coinbase_len + if segwit { COINBASE_WITNESS_WEIGHT } else { 0 };
-        let weight = HEADER_WEIGHT
-            + 4 * compact_size_len(kept as u64 + 1)
-            + coinbase_weight
-            + weight_of[kept];
-        let sigops = sigops_of[kept] + SIGOP_COST * checksigs(&outputs);
-        if weight > template.weight_limit || sigops > template.sigop_limit {
-            continue;
-        }
-        let txids: Vec<Hash256> = txs[..kept].iter().map(|t| t.txid).collect();
-        let work = WorkTemplate {
-            version: template.version,
-            prev_hash: template.prev_hash,
-            bits: template.bits,
-            time: template.curtime.max(template.mintime),
-            coinb1,
-            coinb2,
-            merkle_branch: coinbase_branch(&txids),
-        };
-        return Ok(Assembly {
-            work,
-            kept,
-            witness_commitment: witness,
-            total,
-            weight,
-        });
-    }
-    Err(AssembleError::CoinbaseTooLarge)
+    let commitment_len = commitment.to_script().len();
+    let kept = room(template, plan, finder.len(), extranonce_len, commitment_len)?;
+    build(
+        template,
+        &TxSet::new(template, kept),
+        commitment,
+        plan,
+        finder,
+        extranonce_len,
+    )
 }
 
 /// The coinbase around its extranonce, non-witness serialization.
@@ -186,8 +295,9 @@ fn coinbase_parts(
     coinb1.push(1); // one input
     coinb1.extend_from_slice(&[0u8; 32]); // null prevout
     coinb1.extend_from_slice(&u32::MAX.to_le_bytes());
-    coinb1.push((height.len() + extranonce_len) as u8); // checked <= 100
+    coinb1.push((height.len() + 1 + extranonce_len) as u8); // checked <= 100
     coinb1.extend_from_slice(height);
+    coinb1.push(extranonce_len as u8); // one push of the extranonce (<= 75)
 
     let mut coinb2 = Vec::with_capacity(64 + 43 * outputs.len() + commitment.len());
     coinb2.extend_from_slice(&u32::MAX.to_le_bytes()); // sequence
@@ -240,14 +350,11 @@ fn compact_size_len(n: u64) -> u64 {
 /// Legacy `OP_CHECKSIG`s in payout scripts: one per P2PKH output (the
 /// other standard payout scripts have none).
 fn checksigs(outputs: &[PayoutOutput]) -> u64 {
-    outputs
-        .iter()
-        .filter(|o| {
-            o.script.len() == 25
-                && o.script.starts_with(&[0x76, 0xa9, 0x14])
-                && o.script.ends_with(&[0x88, 0xac])
-        })
-        .count() as u64
+    outputs.iter().filter(|o| is_p2pkh(&o.script)).count() as u64
+}
+
+fn is_p2pkh(script: &[u8]) -> bool {
+    script.len() == 25 && script.starts_with(&[0x76, 0xa9, 0x14]) && script.ends_with(&[0x88, 0xac])
 }
 
 /// The block `submitblock` takes: the header, the coinbase (with its

@@ -31,4 +31,4 @@ pub mod template;
 pub use assemble::{assemble, block_bytes, AssembleError, Assembly};
 pub use rpc::{Auth, BitcoinRpc, RpcError};
 pub use source::{CoreConfig, CoreError, CoreWork};
-pub use template::{BlockTemplate, TemplateError, TemplateTx};
+pub use template::{BlockTemplate, TemplateError, TemplateTx, Totals};

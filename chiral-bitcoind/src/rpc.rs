@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 /// hex with its JSON around it.
 pub const MAX_REPLY_BYTES: usize = 32 * 1024 * 1024;
 
-/// How a client proves itself to Bitcoin Core.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// How a client proves itself to Bitcoin Core. Its `Debug` form hides the
+/// password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Auth {
     /// No credentials (a server that asks for none, such as the example
     /// chain server on loopback).
@@ -29,6 +30,20 @@ pub enum Auth {
     Cookie(PathBuf),
 }
 
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::UserPass { user, .. } => f
+                .debug_struct("UserPass")
+                .field("user", user)
+                .field("password", &"<hidden>")
+                .finish(),
+            Auth::Cookie(path) => f.debug_tuple("Cookie").field(path).finish(),
+        }
+    }
+}
+
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -41,8 +56,9 @@ pub enum RpcError {
         /// What the connection said.
         reason: String,
     },
-    /// The credentials were refused (HTTP 401 or 403).
-    #[error("bitcoin core refused the credentials (HTTP {0}); check --rpc-cookie or the user and password")]
+    /// The credentials were refused (HTTP 401), or this client's address
+    /// is not allowed (HTTP 403, `-rpcallowip`).
+    #[error("the node refused this client (HTTP {0}): check the cookie or the user and password, and -rpcallowip")]
     Unauthorized(u16),
     /// The cookie file could not be read.
     #[error("cannot read the rpc cookie {path}: {reason}")]

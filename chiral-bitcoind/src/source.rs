@@ -8,15 +8,15 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use chiral_pool_core::chain::{Tip, WorkError, WorkSource};
-use chiral_pool_core::payout::{AddressNetwork, CoinbasePlan};
+use chiral_pool_core::payout::{is_standard_payout, paying_outputs, AddressNetwork, CoinbasePlan};
 use chiral_pool_core::pow::{merkle_root_from_branch, sha256d, BlockHeader, Hash256};
 use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::WorkTemplate;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{watch, Notify};
 use tracing::{debug, info, warn};
 
-use crate::assemble::{assemble, block_bytes};
+use crate::assemble::{block_bytes, build, room, TxSet};
 use crate::rpc::{BitcoinRpc, RpcError};
 use crate::template::{BlockTemplate, TemplateError};
 
@@ -24,8 +24,6 @@ use crate::template::{BlockTemplate, TemplateError};
 const MAX_PREPARED: usize = 64;
 /// Block hashes whose height is remembered.
 const MAX_HEIGHTS: usize = 4_096;
-/// Found blocks waiting to be submitted.
-const SUBMIT_QUEUE: usize = 16;
 
 /// Settings of a [`CoreWork`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +68,12 @@ pub enum CoreError {
     },
 }
 
-/// A job's transaction set: what turns a solved header and coinbase back
-/// into a block.
+/// A job's transaction set on one template: what every job with the same
+/// room shares, and what turns a solved header and coinbase back into a
+/// block.
 struct Prepared {
     template: Arc<BlockTemplate>,
-    kept: usize,
-    witness: bool,
-    branch: Vec<Hash256>,
+    txs: Arc<TxSet>,
 }
 
 /// A work source on a Bitcoin Core node (or anything that answers its
@@ -88,10 +85,12 @@ pub struct CoreWork {
     tip: watch::Sender<Tip>,
     template: RwLock<Arc<BlockTemplate>>,
     prepared: Mutex<VecDeque<Prepared>>,
-    heights: Mutex<(HashMap<Hash256, u32>, VecDeque<Hash256>)>,
-    submit: mpsc::Sender<Vec<u8>>,
-    wake: Notify,
+    heights: Mutex<Heights>,
+    wake: Arc<Notify>,
 }
+
+/// Heights of known blocks by hash, and their order (for the bound).
+type Heights = (HashMap<Hash256, u32>, VecDeque<Hash256>);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -138,7 +137,6 @@ impl CoreWork {
     pub async fn connect(rpc: BitcoinRpc, config: CoreConfig) -> Result<Arc<Self>, CoreError> {
         check_node(&rpc, config.network).await?;
         let template = fetch_template(&rpc).await?;
-        let (submit, submissions) = mpsc::channel(SUBMIT_QUEUE);
         let (tip, _) = watch::channel(Tip {
             prev_hash: template.prev_hash,
             bits: template.bits,
@@ -151,8 +149,7 @@ impl CoreWork {
             template: RwLock::new(Arc::new(template.clone())),
             prepared: Mutex::new(VecDeque::new()),
             heights: Mutex::default(),
-            submit,
-            wake: Notify::new(),
+            wake: Arc::new(Notify::new()),
         });
         source.remember_height(template.prev_hash, template.height);
         info!(
@@ -161,7 +158,7 @@ impl CoreWork {
             txs = template.transactions.len(),
             "work source ready"
         );
-        tokio::spawn(follow(Arc::downgrade(&source), submissions));
+        tokio::spawn(follow(Arc::downgrade(&source)));
         Ok(source)
     }
 
@@ -185,6 +182,10 @@ impl CoreWork {
         }
     }
 
+    fn wake_handle(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
     /// Installs a new template; a new tip is announced.
     fn install(&self, template: BlockTemplate) {
         let new_tip = Tip {
@@ -193,7 +194,11 @@ impl CoreWork {
             height: template.height,
         };
         self.remember_height(template.prev_hash, template.height);
+        let prev_hash = template.prev_hash;
         *self.template.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(template);
+        // Jobs on an older tip can no longer make a block: their templates
+        // (megabytes each) go.
+        lock(&self.prepared).retain(|p| p.template.prev_hash == prev_hash);
         if *self.tip.borrow() != new_tip {
             self.tip.send_replace(new_tip);
         }
@@ -202,7 +207,7 @@ impl CoreWork {
 
 /// Follows the node: polls its best block, refreshes the template, and
 /// submits found blocks.
-async fn follow(source: Weak<CoreWork>, mut submissions: mpsc::Receiver<Vec<u8>>) {
+async fn follow(source: Weak<CoreWork>) {
     let mut since_refresh = Duration::ZERO;
     loop {
         let Some(s) = source.upgrade() else { return };
@@ -211,12 +216,6 @@ async fn follow(source: Weak<CoreWork>, mut submissions: mpsc::Receiver<Vec<u8>>
             s.wake.notified().await;
         };
         tokio::select! {
-            block = submissions.recv() => {
-                let Some(block) = block else { return };
-                drop(s);
-                submit(&rpc, block).await;
-                continue;
-            }
             _ = tokio::time::sleep(poll) => since_refresh += poll,
             _ = woken => {}
         }
@@ -277,21 +276,49 @@ impl WorkSource for CoreWork {
         extranonce_len: usize,
     ) -> Result<WorkTemplate, WorkError> {
         let template = self.current();
-        let assembly = assemble(&template, commitment, payouts, finder, extranonce_len)
-            .map_err(|e| WorkError(e.to_string()))?;
-        let mut prepared = lock(&self.prepared);
-        let known = prepared
+        let no_work = |e: crate::assemble::AssembleError| WorkError(e.to_string());
+        let commitment_len = commitment.to_script().len();
+        let kept = room(
+            &template,
+            payouts,
+            finder.len(),
+            extranonce_len,
+            commitment_len,
+        )
+        .map_err(no_work)?;
+        let cached = lock(&self.prepared)
             .iter()
-            .any(|p| Arc::ptr_eq(&p.template, &template) && p.kept == assembly.kept);
-        if !known {
-            prepared.push_back(Prepared {
-                template,
-                kept: assembly.kept,
-                witness: assembly.witness_commitment.is_some(),
-                branch: assembly.work.merkle_branch.clone(),
-            });
-            while prepared.len() > MAX_PREPARED {
-                prepared.pop_front();
+            .find(|p| Arc::ptr_eq(&p.template, &template) && p.txs.kept == kept)
+            .map(|p| p.txs.clone());
+        let txs = match cached {
+            Some(txs) => txs,
+            None => {
+                // Hashing the template's transactions: once per template
+                // and room, not per job.
+                let txs = Arc::new(TxSet::new(&template, kept));
+                let mut prepared = lock(&self.prepared);
+                prepared.push_back(Prepared {
+                    template: template.clone(),
+                    txs: txs.clone(),
+                });
+                while prepared.len() > MAX_PREPARED {
+                    prepared.pop_front();
+                }
+                txs
+            }
+        };
+        let assembly =
+            build(&template, &txs, commitment, payouts, finder, extranonce_len).map_err(no_work)?;
+        // A real chain pays only scripts someone can be held to: never
+        // `OP_TRUE` or any other non-standard script (a ledger pool must
+        // give its operator's address).
+        let coinbase = assembly.work.coinbase(&vec![0; extranonce_len]);
+        if let Ok(outputs) = paying_outputs(&coinbase) {
+            if let Some(bad) = outputs.iter().find(|o| !is_standard_payout(&o.script)) {
+                return Err(WorkError(format!(
+                    "refusing to pay the non-standard script {} on a real chain",
+                    hex::encode(&bad.script)
+                )));
             }
         }
         Ok(assembly.work)
@@ -303,6 +330,12 @@ impl WorkSource for CoreWork {
     }
 
     fn block_found(&self, header: &BlockHeader, coinbase: &[u8]) -> bool {
+        let hash = header.hash();
+        if self.next_height(&hash).is_some() {
+            // Submitted already (the Stratum server and the share chain
+            // both report an own block).
+            return true;
+        }
         let txid = sha256d(coinbase);
         let block = {
             let prepared = lock(&self.prepared);
@@ -311,15 +344,15 @@ impl WorkSource for CoreWork {
                 .rev()
                 .find(|p| {
                     p.template.prev_hash == *header.prev_hash()
-                        && merkle_root_from_branch(txid, &p.branch) == *header.merkle_root()
+                        && merkle_root_from_branch(txid, &p.txs.branch) == *header.merkle_root()
                 })
                 .map(|p| {
                     (
                         block_bytes(
                             header,
                             coinbase,
-                            p.witness,
-                            &p.template.transactions[..p.kept],
+                            p.txs.witness_commitment.is_some(),
+                            &p.template.transactions[..p.txs.kept],
                         ),
                         p.template.height,
                     )
@@ -330,12 +363,21 @@ impl WorkSource for CoreWork {
         let Some((bytes, height)) = block else {
             return false;
         };
-        self.remember_height(header.hash(), height.saturating_add(1));
-        if self.submit.try_send(bytes).is_err() {
-            warn!("the block submission queue is full; block not submitted");
-            return false;
+        self.remember_height(hash, height.saturating_add(1));
+        // Submitted at once on its own task: never behind a poll.
+        let (rpc, wake) = (self.rpc.clone(), self.wake_handle());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    submit(&rpc, bytes).await;
+                    wake.notify_one();
+                });
+                true
+            }
+            Err(_) => {
+                warn!("a block was found outside a runtime; not submitted");
+                false
+            }
         }
-        self.wake.notify_one();
-        true
     }
 }

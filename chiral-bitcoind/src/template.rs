@@ -2,7 +2,7 @@
 //! is checked (hex, lengths, ranges) once, when the reply arrives, so the
 //! assembly that follows cannot fail on a malformed template.
 
-use chiral_pool_core::pow::{sha256d, CompactTarget, Hash256, Target};
+use chiral_pool_core::pow::{CompactTarget, Hash256, Target};
 use serde::Deserialize;
 
 /// Most transactions a template may list (a full block of the smallest
@@ -51,7 +51,8 @@ pub struct TemplateTx {
 }
 
 /// A block template from Bitcoin Core's `getblocktemplate` (BIP 22/23,
-/// with the segwit rule of BIP 145).
+/// with the segwit rule of BIP 145). Only [`BlockTemplate::from_json`]
+/// makes one, so its totals always match its transactions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlockTemplate {
     /// Block version, version bits included.
@@ -80,6 +81,21 @@ pub struct BlockTemplate {
     pub sigop_limit: u64,
     /// Bitcoin Core's long-poll id, if it gave one.
     pub longpoll_id: Option<String>,
+    /// Weight, signature-operation cost and fees of the first `k`
+    /// transactions, for every `k` (so finding room is a search, not a
+    /// sum per job).
+    prefix: Vec<Totals>,
+}
+
+/// What the first transactions of a template add up to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Weight units.
+    pub weight: u64,
+    /// Signature-operation cost.
+    pub sigops: u64,
+    /// Fees, atoms.
+    pub fees: u64,
 }
 
 #[derive(Deserialize)]
@@ -102,11 +118,11 @@ struct Raw {
 #[derive(Deserialize)]
 struct RawTx {
     data: String,
-    txid: Option<String>,
-    hash: Option<String>,
-    fee: Option<u64>,
-    weight: Option<u64>,
-    sigops: Option<u64>,
+    txid: String,
+    hash: String,
+    fee: u64,
+    weight: u64,
+    sigops: u64,
 }
 
 /// Decodes hex shown in display order (a hash) to internal order.
@@ -150,33 +166,39 @@ impl BlockTemplate {
         if raw.transactions.len() > MAX_TEMPLATE_TXS {
             return Err(bad("transactions", "too many"));
         }
-        let mut fees = 0u64;
         let mut transactions = Vec::with_capacity(raw.transactions.len());
+        let mut prefix = Vec::with_capacity(raw.transactions.len() + 1);
+        let mut sum = Totals::default();
+        prefix.push(sum);
         for tx in raw.transactions {
             let data =
                 hex::decode(&tx.data).map_err(|e| bad("transactions.data", e.to_string()))?;
-            let txid = match &tx.txid {
-                Some(t) => display_hash("transactions.txid", t)?,
-                None => sha256d(&data),
+            // The smallest transaction is 60 bytes.
+            if data.len() < 60 || tx.weight < 4 * 60 {
+                return Err(bad(
+                    "transactions",
+                    "shorter or lighter than any transaction",
+                ));
+            }
+            let txid = display_hash("transactions.txid", &tx.txid)?;
+            let wtxid = display_hash("transactions.hash", &tx.hash)?;
+            let overflow = || bad("transactions", "totals overflow");
+            sum = Totals {
+                weight: sum.weight.checked_add(tx.weight).ok_or_else(overflow)?,
+                sigops: sum.sigops.checked_add(tx.sigops).ok_or_else(overflow)?,
+                fees: sum.fees.checked_add(tx.fee).ok_or_else(overflow)?,
             };
-            let wtxid = match &tx.hash {
-                Some(h) => display_hash("transactions.hash", h)?,
-                None => sha256d(&data),
-            };
-            let fee = tx.fee.unwrap_or(0);
-            fees = fees
-                .checked_add(fee)
-                .ok_or_else(|| bad("transactions.fee", "overflow"))?;
-            let weight = tx.weight.unwrap_or(4 * data.len() as u64);
+            prefix.push(sum);
             transactions.push(TemplateTx {
                 data,
                 txid,
                 wtxid,
-                fee,
-                weight,
-                sigops: tx.sigops.unwrap_or(0),
+                fee: tx.fee,
+                weight: tx.weight,
+                sigops: tx.sigops,
             });
         }
+        let fees = sum.fees;
         if fees > raw.coinbasevalue {
             return Err(bad("coinbasevalue", "below the fees of its transactions"));
         }
@@ -199,11 +221,19 @@ impl BlockTemplate {
             weight_limit: raw.weightlimit.unwrap_or(4_000_000),
             sigop_limit: raw.sigoplimit.unwrap_or(80_000),
             longpoll_id: raw.longpollid,
+            prefix,
         })
     }
 
     /// The fees of every listed transaction, atoms.
     pub fn fees(&self) -> u64 {
-        self.transactions.iter().map(|t| t.fee).sum()
+        self.totals(self.transactions.len()).fees
+    }
+
+    /// What the first `kept` transactions add up to (all of them if
+    /// `kept` is past the end).
+    pub fn totals(&self, kept: usize) -> Totals {
+        let last = self.prefix.len().saturating_sub(1);
+        self.prefix.get(kept.min(last)).copied().unwrap_or_default()
     }
 }

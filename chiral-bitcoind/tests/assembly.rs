@@ -187,6 +187,7 @@ async fn the_work_source_mines_on_a_node_and_submits_a_block_the_bitcoin_crate_a
     let (header, coinbase) = solve(&job, &[3; 8]);
     assert!(work.block_found(&header, &coinbase), "the job is known");
     let submitted = core.wait_for("submitblock").await;
+    assert_eq!(submitted.len(), 1);
     let hex_block = submitted[0][0].as_str().expect("block hex");
     let bytes = hex::decode(hex_block).expect("hex");
     let checked = check_block(&bytes, 500);
@@ -196,6 +197,11 @@ async fn the_work_source_mines_on_a_node_and_submits_a_block_the_bitcoin_crate_a
         plan.outputs(5_000_000_000 + 3_003, &finder).outputs
     );
     assert_eq!(work.next_height(&header.hash()), Some(501));
+    // Reported twice (the Stratum server and the share chain), submitted once.
+    assert!(work.block_found(&header, &coinbase));
+    // A ledger plan paying `OP_TRUE` would let anyone take the block.
+    let anyone = CoinbasePlan::whole_to(vec![0x51]);
+    assert!(work.template(&commitment(), &anyone, &[], 8).is_err());
     // A header no job of this source built is not submitted.
     let (other, other_coinbase) = solve(&job, &[4; 8]);
     let mut foreign = other_coinbase.clone();

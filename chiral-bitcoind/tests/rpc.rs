@@ -165,10 +165,12 @@ async fn malformed_replies_are_errors() {
                "curtime": 1, "coinbasevalue": 1, "transactions": []}),
         json!({"version": 536870912, "previousblockhash": "00".repeat(32), "bits": "207fffff",
                "height": 1, "curtime": 1, "coinbasevalue": 1,
-               "transactions": [{"data": "nothex", "fee": 0}]}),
+               "transactions": [{"data": "nothex", "txid": "00".repeat(32), "hash": "00".repeat(32),
+                                 "fee": 0, "sigops": 0, "weight": 400}]}),
         json!({"version": 536870912, "previousblockhash": "00".repeat(32), "bits": "207fffff",
                "height": 1, "curtime": 1, "coinbasevalue": 1,
-               "transactions": [{"data": "00", "fee": 5}]}),
+               "transactions": [{"data": "00".repeat(60), "txid": "00".repeat(32),
+                                 "hash": "00".repeat(32), "fee": 5, "sigops": 0, "weight": 400}]}),
     ] {
         core.answer("getblocktemplate", Answer::Result(bad.clone()));
         let started = CoreWork::connect(

@@ -126,6 +126,9 @@ pub fn check_block(bytes: &[u8], height: u32) -> Checked {
     );
     let coinbase = block.coinbase().expect("a coinbase");
     assert!(coinbase.is_coinbase());
+    // Height and extranonce are pushes: no extranonce byte is an opcode
+    // (a stray OP_CHECKSIG would count against the block's sigops).
+    assert!(coinbase.input[0].script_sig.is_push_only());
     let outputs = &coinbase.output;
     let total: u64 = outputs.iter().map(|o| o.value.to_sat()).sum();
     let last = outputs.last().expect("outputs");

@@ -116,10 +116,12 @@ pub enum AddressError {
         /// The pool's network.
         network: AddressNetwork,
     },
-    /// A script longer than a taproot output's 34 bytes (a future witness
-    /// version): the output cap's weight budget could not hold it.
-    #[error("address `{id}` pays a script longer than 34 bytes")]
-    TooLong {
+    /// An address of a kind a pool does not pay: only P2PKH, P2SH,
+    /// P2WPKH, P2WSH and P2TR are (a future witness version would change
+    /// what is valid with a crate upgrade, and could break the output
+    /// cap's weight budget).
+    #[error("address `{id}` is not P2PKH, P2SH, P2WPKH, P2WSH or P2TR")]
+    Unsupported {
         /// The payout id.
         id: String,
     },
@@ -127,6 +129,20 @@ pub enum AddressError {
 
 /// The longest payout script, bytes: P2WSH and P2TR.
 pub const MAX_PAYOUT_SCRIPT: usize = 34;
+
+/// Whether `script` is one a pool pays: P2PKH, P2SH, P2WPKH, P2WSH or
+/// P2TR, matched byte for byte (the consensus rule is this list, not a
+/// library's notion of a valid address).
+pub fn is_standard_payout(script: &[u8]) -> bool {
+    match script {
+        [0x76, 0xa9, 0x14, hash @ .., 0x88, 0xac] => hash.len() == 20,
+        [0xa9, 0x14, hash @ .., 0x87] => hash.len() == 20,
+        [0x00, 0x14, program @ ..] => program.len() == 20,
+        [0x00, 0x20, program @ ..] => program.len() == 32,
+        [0x51, 0x20, program @ ..] => program.len() == 32,
+        _ => false,
+    }
+}
 
 /// The output script (scriptPubKey) paying `id` on `network`.
 ///
@@ -154,8 +170,8 @@ pub fn payout_script(id: &PayoutId, network: AddressNetwork) -> Result<Vec<u8>, 
                 network,
             })?;
     let script = address.script_pubkey().into_bytes();
-    if script.len() > MAX_PAYOUT_SCRIPT {
-        return Err(AddressError::TooLong {
+    if !is_standard_payout(&script) {
+        return Err(AddressError::Unsupported {
             id: id.as_str().to_owned(),
         });
     }

@@ -23,7 +23,9 @@ mod settlement;
 mod split;
 
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
-pub use address::{address_of, payout_script, AddressError, AddressNetwork, MAX_PAYOUT_SCRIPT};
+pub use address::{
+    address_of, is_standard_payout, payout_script, AddressError, AddressNetwork, MAX_PAYOUT_SCRIPT,
+};
 pub use coinbase::{
     check_outputs, paying_outputs, CoinbasePlan, CoinbaseSplit, OutputRules, PayoutMismatch,
     PayoutOutput, PayoutOutputs, DEFAULT_DUST, DEFAULT_MAX_OUTPUTS, MAX_OUTPUT_CAP,

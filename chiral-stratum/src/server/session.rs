@@ -175,7 +175,7 @@ impl Session {
             {
                 Ok(template) => template,
                 Err(e) => {
-                    warn!(error = %e, "the work source gave no template; no job sent");
+                    debug!(error = %e, "the work source gave no template; no job sent");
                     return out;
                 }
             };

@@ -11,8 +11,8 @@ impl ShareChain {
     /// What a coinbase built on `parent` (`None`: a genesis link) pays,
     /// but for its total and finder: the split of `parent`'s window in
     /// outputs. `None` for a ledger pool, an unknown parent, or a window
-    /// that reaches an assumed link (no node that joined on it can know
-    /// it).
+    /// that reaches an assumed link or an ancestor not held here (no
+    /// window this node can know).
     pub fn coinbase_plan(&self, parent: Option<LinkId>) -> Option<CoinbasePlan> {
         let rules = self.params.coinbase_rules()?;
         let owner = payout_script(&rules.owner, rules.network).ok()?;
@@ -48,18 +48,38 @@ impl ShareChain {
     /// In a pool that pays in the coinbase: the link's payout id is an
     /// address of the pool's network, and its coinbase's outputs are the
     /// split of its parent's window, over their own total, which is at
-    /// least the subsidy. A window this node cannot know (it reaches an
-    /// assumed link) is not checked here.
-    pub(super) fn check_payouts(&self, link: &ProvenLink) -> Result<(), LinkError> {
+    /// least the subsidy. A window that reaches an assumed link is not
+    /// checked here (every node that joined on that base shares it).
+    ///
+    /// `Ok(false)`: this node cannot judge the outputs, because the window
+    /// reaches an ancestor it does not hold (a fork deeper than it keeps):
+    /// such a link is not held here, never taken unchecked.
+    pub(super) fn check_payouts(&self, link: &ProvenLink) -> Result<bool, LinkError> {
         let Some(rules) = self.params.coinbase_rules() else {
-            return Ok(());
+            return Ok(true);
         };
         let finder = payout_script(link.payout(), rules.network)?;
         let Some(plan) = self.coinbase_plan(link.parent()) else {
-            return Ok(());
+            // The parent is held (the judge checked), so the window is
+            // cut: by an assumed base, or by an ancestor not held here.
+            return Ok(link.parent().is_some_and(|p| self.reaches_assumed(p)));
         };
         let found = paying_outputs(&link.link().coinbase)?;
         check_outputs(&found, &plan, &finder, rules.subsidy(link.block_height()))?;
-        Ok(())
+        Ok(true)
+    }
+
+    /// Whether the lineage of `from` ends in an assumed link (rather than
+    /// at a genesis link or an ancestor not held).
+    fn reaches_assumed(&self, from: LinkId) -> bool {
+        let mut cursor = Some(from);
+        while let Some(id) = cursor {
+            match self.links.get(&id) {
+                Some(entry) if entry.assumed => return true,
+                Some(entry) => cursor = entry.link.parent(),
+                None => return false,
+            }
+        }
+        false
     }
 }

@@ -79,7 +79,9 @@ impl ShareChain {
         for uncle in &uncles {
             self.uncle_rule(uncle, &nearby)?;
         }
-        self.check_payouts(link)?;
+        if !self.check_payouts(link)? {
+            return Ok(Verdict::Deep);
+        }
         if u64::from(time) > now.saturating_add(u64::from(self.params.max_future_secs)) {
             return Ok(Verdict::Wait(Pending::AheadOfClock { time }));
         }
