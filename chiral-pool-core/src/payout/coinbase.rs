@@ -410,7 +410,7 @@ fn place_units(
     let mut below = 0u128;
     let mut before = 0u64;
     for (script, w) in miners {
-        below += w;
+        below = below.saturating_add(*w);
         let upto = units_below(below, total_weight, units, u);
         out.push((script.to_vec(), upto - before));
         before = upto;
@@ -445,7 +445,7 @@ fn first_holder<'a>(
 ) -> Option<&'a [u8]> {
     let mut below = 0u128;
     for (script, w) in miners {
-        below += w;
+        below = below.saturating_add(*w);
         if units_below(below, total_weight, units, u) > 0 {
             return Some(script);
         }

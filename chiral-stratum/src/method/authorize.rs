@@ -27,19 +27,25 @@ pub(crate) fn handle(
     let Ok(payout) = PayoutId::new(payout) else {
         return vec![Message::err(id, ErrorCode::Unauthorized)];
     };
-    let finder_script = match shared.config.addresses {
-        None => Vec::new(),
-        Some(network) => match payout_script(&payout, network) {
-            Ok(script) => script,
-            Err(e) => {
-                return vec![Message::err_with(
-                    id,
-                    ErrorCode::Unauthorized,
-                    format!("{e}: this pool pays {network} addresses in the coinbase"),
-                )]
-            }
-        },
-    };
+    // The pool's network: the server's setting, else what its share chain
+    // position pays (the two agree in a node; an embedder may set one).
+    let network = shared.config.addresses.or_else(|| {
+        shared
+            .positions()
+            .borrow()
+            .payouts
+            .as_ref()
+            .and_then(|p| p.network)
+    });
+    if let Some(network) = network {
+        if let Err(e) = payout_script(&payout, network) {
+            return vec![Message::err_with(
+                id,
+                ErrorCode::Unauthorized,
+                format!("{e}: this pool pays {network} addresses in the coinbase"),
+            )];
+        }
+    }
     if worker.len() > 64
         || session.users.len() >= MAX_USERS_PER_CONNECTION
         || !shared.authorizer.authorize(&payout, worker, password)
@@ -49,7 +55,6 @@ pub(crate) fn handle(
     session.users.insert(user.to_owned(), payout.clone());
     if session.payout.is_none() {
         session.payout = Some(payout);
-        session.finder_script = finder_script;
     }
     let mut out = vec![Message::ok(id, json!(true))];
     out.extend(session.start_work_if_ready(shared));

@@ -57,9 +57,6 @@ pub(crate) struct Session {
     pub users: BTreeMap<String, PayoutId>,
     /// Jobs commit to this payout id (the first authorized one).
     pub payout: Option<PayoutId>,
-    /// Its script, in a pool that pays in the coinbase (the finder's
-    /// output); empty otherwise.
-    pub finder_script: Vec<u8>,
     pub version_mask: Option<u32>,
     pub extranonce_subscribed: bool,
     pub vardiff: Vardiff,
@@ -83,7 +80,6 @@ impl Session {
             subscribed: false,
             users: BTreeMap::new(),
             payout: None,
-            finder_script: Vec::new(),
             version_mask: None,
             extranonce_subscribed: false,
             vardiff: Vardiff::new(
@@ -168,17 +164,22 @@ impl Session {
                 return out;
             }
         };
-        let mut template =
-            match shared
-                .work
-                .template(&commitment, plan, &self.finder_script, en_len)
-            {
-                Ok(template) => template,
-                Err(e) => {
-                    debug!(error = %e, "the work source gave no template; no job sent");
-                    return out;
-                }
-            };
+        // The finder's script follows from the plan's own network, so a
+        // job cannot pay a finder other than its commitment's.
+        let finder = match plan.finder_script(&payout) {
+            Ok(script) => script,
+            Err(e) => {
+                debug!(error = %e, "the payout id is not an address of the pool; no job sent");
+                return out;
+            }
+        };
+        let mut template = match shared.work.template(&commitment, plan, &finder, en_len) {
+            Ok(template) => template,
+            Err(e) => {
+                debug!(error = %e, "the work source gave no template; no job sent");
+                return out;
+            }
+        };
         // A link must be later than the median time of its ancestors.
         template.time = template.time.max(position.min_time);
         // Two jobs issued within one second would be identical, and a miner
