@@ -32,3 +32,8 @@ pub use assemble::{assemble, block_bytes, AssembleError, Assembly};
 pub use rpc::{Auth, BitcoinRpc, RpcError};
 pub use source::{CoreConfig, CoreError, CoreWork};
 pub use template::{BlockTemplate, TemplateError, TemplateTx, Totals};
+
+/// The crate README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

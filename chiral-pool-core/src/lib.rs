@@ -29,3 +29,8 @@ pub mod record;
 pub mod share;
 pub mod sharechain;
 pub mod store;
+
+/// The crate README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -24,3 +24,8 @@ pub use kad::{KadConfig, KadError, KadStore};
 pub use memory::{MemoryNetwork, MemoryStore};
 pub use mock::{forge, FaultPlan, FaultStats, MockNetwork, MockNode, MockStore};
 pub use table::{RecordTable, TableLimits};
+
+/// The crate README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -22,3 +22,8 @@ mod method;
 pub mod server;
 pub mod vardiff;
 pub mod wire;
+
+/// The crate README's example, compiled and run as a doctest.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -199,6 +199,16 @@ impl LinkKeeper {
         // Walk the block chain back from its tip: a block is a link, so
         // each block's parent is in its header (settled or held here).
         let mut cursor = self.work.tip().borrow().prev_hash;
+        // The newest block's link may not have arrived here yet (it is
+        // gossiped as the chain learns it): walk from the newest settled
+        // block then, rather than finding nothing.
+        let unknown = !by_hash.contains_key(&cursor)
+            && lock(&self.chain).get(&LinkId::from_bytes(cursor)).is_none();
+        if unknown {
+            if let Some(newest) = settled.values().next_back() {
+                cursor = *newest.link.as_bytes();
+            }
+        }
         let mut out = Vec::new();
         for _ in 0..=settled.len() {
             let parent = match by_hash.get(&cursor) {
