@@ -89,6 +89,10 @@ struct Args {
     /// RPC password.
     #[arg(long)]
     rpc_password: Option<String>,
+    /// Serve the read-only JSON API (`/api/v1/...`) on this address.
+    /// Keep it on localhost: requests must name it in their `Host`.
+    #[arg(long)]
+    http: Option<SocketAddr>,
     /// Seconds between status lines.
     #[arg(long, default_value_t = 10)]
     status_every: u64,
@@ -212,6 +216,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let node = PoolNode::start(config).await?;
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = match args.http {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            println!("api: http://{}/api/v1/health", listener.local_addr()?);
+            let node = node.clone();
+            Some(tokio::spawn(async move {
+                chiral_pool::api::serve(node, listener, Vec::new(), async move {
+                    let _ = api_stopped.await;
+                })
+                .await
+            }))
+        }
+        None => None,
+    };
     println!("peer id: {}", node.store.peer_id());
     for a in node.store.dial_addresses() {
         println!("listening: {a}");
@@ -269,6 +288,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     );
     for b in &balances.accounts {
         println!("    {:<24} {:>16} atoms", b.payout, b.credited);
+    }
+    let _ = stop_api.send(());
+    if let Some(api) = api {
+        let _ = api.await;
     }
     node.shutdown().await;
     Ok(())

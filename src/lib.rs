@@ -12,6 +12,7 @@
 //! - [`chain_rpc`]: the synthetic chain served over Bitcoin Core's RPC
 //!   subset, so node processes can share one chain;
 //! - [`node`]: a pool node (DHT + manager + Stratum + accounting);
+//! - [`api`]: the node's read-only JSON API;
 //! - [`miner`]: a CPU miner on the Stratum client;
 //! - [`demo`]: the one-process local pool network of the README.
 
@@ -23,6 +24,7 @@ pub use chiral_pool_core as core;
 pub use chiral_pool_dht as dht;
 pub use chiral_stratum as stratum;
 
+pub mod api;
 pub mod chain_rpc;
 pub mod demo;
 pub mod miner;
