@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chiral_pool_core::ids::PoolId;
-use chiral_pool_core::share::commitment::{Commitment, CommitmentError};
+use chiral_pool_core::share::commitment::Commitment;
 use futures::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::net::TcpStream;
@@ -21,6 +21,7 @@ use tracing::debug;
 
 use crate::codec::client_line_codec;
 use crate::job::JobParams;
+pub use crate::job::JobRefused;
 use crate::wire::{u32_param, ErrorCode, Message};
 
 /// Settings of a [`StratumClient`].
@@ -44,33 +45,6 @@ pub struct ClientConfig {
     /// another is refused ([`StratumClient::check_job`]). Default: none
     /// (any pool).
     pub expect_pool: Option<PoolId>,
-}
-
-/// Why a miner refuses a job: its work would not be credited to it.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum JobRefused {
-    /// The job's coinbase carries no readable commitment.
-    #[error("the job's coinbase carries no commitment: {0}")]
-    NoCommitment(#[from] CommitmentError),
-    /// The commitment names another pool.
-    #[error("the job is for pool {found}, not {expected}")]
-    WrongPool {
-        /// The configured pool.
-        expected: PoolId,
-        /// The job's.
-        found: PoolId,
-    },
-    /// The commitment credits another payout id: the server would take
-    /// this miner's shares and blocks (a link's finder bonus and window
-    /// weight follow the commitment).
-    #[error("the job credits `{found}`, not this miner's `{expected}`")]
-    WrongPayout {
-        /// The username's payout id.
-        expected: String,
-        /// The job's.
-        found: String,
-    },
 }
 
 impl ClientConfig {

@@ -5,9 +5,11 @@
 //! and the nonce travel as big-endian hex and sit little-endian in the
 //! header; merkle branch hashes travel in internal order.
 
+use chiral_pool_core::ids::PoolId;
 use chiral_pool_core::pow::{
     merkle_root_from_branch, sha256d, BlockHeader, CompactTarget, Hash256,
 };
+use chiral_pool_core::share::commitment::CommitmentError;
 use chiral_pool_core::share::WorkTemplate;
 use serde_json::{json, Value};
 
@@ -159,4 +161,31 @@ pub fn roll_version(job_version: u32, bits: u32, mask: u32) -> Option<u32> {
         return None;
     }
     Some((job_version & !mask) | (bits & mask))
+}
+
+/// Why a miner refuses a job: its work would not be credited to it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobRefused {
+    /// The job's coinbase carries no readable commitment.
+    #[error("the job's coinbase carries no commitment: {0}")]
+    NoCommitment(#[from] CommitmentError),
+    /// The commitment names another pool.
+    #[error("the job is for pool {found}, not {expected}")]
+    WrongPool {
+        /// The configured pool.
+        expected: PoolId,
+        /// The job's.
+        found: PoolId,
+    },
+    /// The commitment credits another payout id: the server would take
+    /// this miner's shares and blocks (a link's finder bonus and window
+    /// weight follow the commitment).
+    #[error("the job credits `{found}`, not this miner's `{expected}`")]
+    WrongPayout {
+        /// The username's payout id.
+        expected: String,
+        /// The job's.
+        found: String,
+    },
 }
