@@ -15,7 +15,7 @@ use chiral_stratum::client::ClientConfig;
 
 use crate::miner::{run_cpu_miner, MinerStats};
 use crate::node::{Balance, ChainBlock, ChainStatus, NodeConfig, NodeError, PoolNode, PoolSpec};
-use chiral_pool_core::payout::{AddressNetwork, WindowBps};
+use chiral_pool_core::payout::{p2wpkh_address, AddressNetwork, WindowBps};
 use chiral_pool_core::pool::FeeBps;
 use chiral_pool_core::sharechain::CoinbaseRules;
 
@@ -367,8 +367,5 @@ pub fn demo_address(label: &str) -> String {
     let hash = sha256::Hash::hash(format!("chiral-pool demo {label}").as_bytes());
     let mut program = [0u8; 20];
     program.copy_from_slice(&hash.as_byte_array()[..20]);
-    let script = bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array(program));
-    bitcoin::Address::from_script(&script, bitcoin::Network::Bitcoin)
-        .map(|a| a.to_string())
-        .unwrap_or_default()
+    p2wpkh_address(program, AddressNetwork::Bitcoin)
 }

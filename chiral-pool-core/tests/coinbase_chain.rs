@@ -8,7 +8,7 @@ mod common;
 use bitcoin::hashes::{sha256, Hash};
 use chiral_pool_core::ids::PayoutId;
 use chiral_pool_core::payout::{
-    paying_outputs, AddressError, AddressNetwork, PayoutMismatch, PayoutOutput,
+    p2wpkh_address, paying_outputs, AddressError, AddressNetwork, PayoutMismatch, PayoutOutput,
     WITNESS_COMMITMENT_PREFIX,
 };
 use chiral_pool_core::pool::FeeBps;
@@ -23,10 +23,13 @@ fn address(label: &str, network: bitcoin::Network) -> String {
     let hash = sha256::Hash::hash(label.as_bytes());
     let mut program = [0u8; 20];
     program.copy_from_slice(&hash.as_byte_array()[..20]);
-    let script = bitcoin::ScriptBuf::new_p2wpkh(&bitcoin::WPubkeyHash::from_byte_array(program));
-    bitcoin::Address::from_script(&script, network)
-        .expect("a standard script")
-        .to_string()
+    let network = match network {
+        bitcoin::Network::Bitcoin => AddressNetwork::Bitcoin,
+        bitcoin::Network::Regtest => AddressNetwork::Regtest,
+        bitcoin::Network::Signet => AddressNetwork::Signet,
+        _ => AddressNetwork::Testnet,
+    };
+    p2wpkh_address(program, network)
 }
 
 fn mainnet(label: &str) -> String {

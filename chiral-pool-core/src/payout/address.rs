@@ -178,6 +178,21 @@ pub fn payout_script(id: &PayoutId, network: AddressNetwork) -> Result<Vec<u8>, 
     Ok(script)
 }
 
+/// The P2WPKH address of the 20-byte witness program `program` on
+/// `network` (`bc1q…`, `tb1q…`, `bcrt1q…`).
+///
+/// ```
+/// use chiral_pool_core::payout::{p2wpkh_address, AddressNetwork};
+/// let a = p2wpkh_address([0x75, 0x1e, 0x76, 0xe8, 0x19, 0x91, 0x96, 0xd4, 0x54, 0x94,
+///     0x1c, 0x45, 0xd1, 0xb3, 0xa3, 0x23, 0xf1, 0x43, 0x3b, 0xd6], AddressNetwork::Bitcoin);
+/// assert_eq!(a, "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
+/// ```
+pub fn p2wpkh_address(program: [u8; 20], network: AddressNetwork) -> String {
+    let mut script = vec![0x00, 0x14];
+    script.extend_from_slice(&program);
+    address_of(&script, network).unwrap_or_default()
+}
+
 /// The address `script` pays on `network`, if it is a standard one; for
 /// display only (payouts are compared by script).
 pub fn address_of(script: &[u8], network: AddressNetwork) -> Option<String> {

@@ -24,7 +24,8 @@ mod split;
 
 pub use accounting::{Accounting, AccountingConfig, BlockPayout};
 pub use address::{
-    address_of, is_standard_payout, payout_script, AddressError, AddressNetwork, MAX_PAYOUT_SCRIPT,
+    address_of, is_standard_payout, p2wpkh_address, payout_script, AddressError, AddressNetwork,
+    MAX_PAYOUT_SCRIPT,
 };
 pub use coinbase::{
     check_outputs, paying_outputs, CoinbasePlan, CoinbaseSplit, OutputRules, PayoutMismatch,
