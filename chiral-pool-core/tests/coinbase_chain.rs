@@ -5,35 +5,25 @@
 
 mod common;
 
-use bitcoin::hashes::{sha256, Hash};
 use chiral_pool_core::ids::PayoutId;
 use chiral_pool_core::payout::{
-    p2wpkh_address, paying_outputs, AddressError, AddressNetwork, PayoutMismatch, PayoutOutput,
+    paying_outputs, AddressError, AddressNetwork, PayoutMismatch, PayoutOutput,
     WITNESS_COMMITMENT_PREFIX,
 };
 use chiral_pool_core::pool::FeeBps;
-use chiral_pool_core::sharechain::testing::{mine_paying, TEST_REWARD};
+use chiral_pool_core::sharechain::testing::{label_address, mine_paying, TEST_REWARD};
 use chiral_pool_core::sharechain::{
     ChainParams, CoinbaseRules, InsertError, Insertion, Link, LinkError, PayoutMode,
 };
 use common::links::{cheap_params, LinkFixture, T0};
 
 /// A P2WPKH address of `network` whose program is a hash of `label`.
-fn address(label: &str, network: bitcoin::Network) -> String {
-    let hash = sha256::Hash::hash(label.as_bytes());
-    let mut program = [0u8; 20];
-    program.copy_from_slice(&hash.as_byte_array()[..20]);
-    let network = match network {
-        bitcoin::Network::Bitcoin => AddressNetwork::Bitcoin,
-        bitcoin::Network::Regtest => AddressNetwork::Regtest,
-        bitcoin::Network::Signet => AddressNetwork::Signet,
-        _ => AddressNetwork::Testnet,
-    };
-    p2wpkh_address(program, network)
+fn address(label: &str, network: AddressNetwork) -> String {
+    label_address(label, network)
 }
 
 fn mainnet(label: &str) -> String {
-    address(label, bitcoin::Network::Bitcoin)
+    address(label, AddressNetwork::Bitcoin)
 }
 
 fn coinbase_params() -> ChainParams {
@@ -162,7 +152,7 @@ fn outputs_under_the_subsidy_are_refused() {
 #[test]
 fn a_payout_id_of_another_network_or_no_address_is_refused() {
     let mut f = chain_of(4);
-    for who in [address("x", bitcoin::Network::Regtest), "alice".to_owned()] {
+    for who in [address("x", AddressNetwork::Regtest), "alice".to_owned()] {
         let outputs = honest_outputs(&f, &mainnet("miner0"));
         let link = paying(&f, &who, &outputs, 904);
         assert!(
@@ -170,7 +160,7 @@ fn a_payout_id_of_another_network_or_no_address_is_refused() {
             "{who}"
         );
     }
-    let regtest = PayoutId::new(address("x", bitcoin::Network::Regtest)).expect("an id");
+    let regtest = PayoutId::new(address("x", AddressNetwork::Regtest)).expect("an id");
     assert!(matches!(
         chiral_pool_core::payout::payout_script(&regtest, AddressNetwork::Bitcoin),
         Err(AddressError::WrongNetwork { .. })

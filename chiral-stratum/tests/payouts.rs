@@ -6,16 +6,16 @@ mod common;
 
 use std::sync::Arc;
 
-use bitcoin::hashes::{sha256, Hash};
 use chiral_pool_core::chain::{SyntheticChain, Tip, WorkError, WorkSource};
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::payout::{
-    p2wpkh_address, paying_outputs, payout_script, AddressNetwork, CoinbasePlan, OutputRules,
-    PayoutOutput, RewardCuts,
+    paying_outputs, payout_script, AddressNetwork, CoinbasePlan, OutputRules, PayoutOutput,
+    RewardCuts,
 };
 use chiral_pool_core::pow::BlockHeader;
 use chiral_pool_core::share::commitment::Commitment;
 use chiral_pool_core::share::WorkTemplate;
+use chiral_pool_core::sharechain::testing::label_address;
 use chiral_pool_core::sharechain::{ChainParams, JobPosition};
 use chiral_stratum::client::{ClientConfig, ClientError, JobRefused, StratumClient};
 use chiral_stratum::server::{ServerConfig, StratumServer};
@@ -23,17 +23,8 @@ use chiral_stratum::wire::ErrorCode;
 use common::{next_job, Collect, EASY, HARD_BITS};
 use tokio::sync::watch;
 
-fn address(label: &str, network: bitcoin::Network) -> String {
-    let hash = sha256::Hash::hash(label.as_bytes());
-    let mut program = [0u8; 20];
-    program.copy_from_slice(&hash.as_byte_array()[..20]);
-    let network = match network {
-        bitcoin::Network::Bitcoin => AddressNetwork::Bitcoin,
-        bitcoin::Network::Regtest => AddressNetwork::Regtest,
-        bitcoin::Network::Signet => AddressNetwork::Signet,
-        _ => AddressNetwork::Testnet,
-    };
-    p2wpkh_address(program, network)
+fn address(label: &str, network: AddressNetwork) -> String {
+    label_address(label, network)
 }
 
 fn config(addr: std::net::SocketAddr, user: &str) -> ClientConfig {
@@ -67,7 +58,7 @@ async fn an_address_of_another_network_is_refused_at_authorize_with_the_reason()
         .expect("valid bits")
         .with_reward(5_000_000_000);
     let (addr, stop, done) = serve_on(regtest_pool, Arc::new(chain), Some(positions)).await;
-    let mainnet = address("alice", bitcoin::Network::Bitcoin);
+    let mainnet = address("alice", AddressNetwork::Bitcoin);
     for user in [format!("{mainnet}.rig1"), "alice.rig1".to_owned()] {
         match StratumClient::connect(config(addr, &user)).await {
             Err(ClientError::Server(e)) => {
@@ -78,7 +69,7 @@ async fn an_address_of_another_network_is_refused_at_authorize_with_the_reason()
         }
     }
     // A regtest address works, and its first job checks out.
-    let regtest = address("alice", bitcoin::Network::Regtest);
+    let regtest = address("alice", AddressNetwork::Regtest);
     let (client, mut events) = StratumClient::connect(config(addr, &format!("{regtest}.rig1")))
         .await
         .expect("a regtest address is authorized");
@@ -184,14 +175,14 @@ async fn serve_on(
 #[tokio::test]
 async fn a_miner_refuses_the_first_job_that_credits_someone_else() {
     let chain = Arc::new(SyntheticChain::new(HARD_BITS).expect("valid bits"));
-    let thief = PayoutId::new(address("mallory", bitcoin::Network::Bitcoin)).expect("an id");
+    let thief = PayoutId::new(address("mallory", AddressNetwork::Bitcoin)).expect("an id");
     let work = Arc::new(Thief {
         chain,
         thief: thief.clone(),
     });
     let (addr, stop, done) = serve(settings(), work).await;
 
-    let alice = address("alice", bitcoin::Network::Bitcoin);
+    let alice = address("alice", AddressNetwork::Bitcoin);
     let (client, mut events) = StratumClient::connect(config(addr, &format!("{alice}.rig1")))
         .await
         .expect("connect");

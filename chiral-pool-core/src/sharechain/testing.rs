@@ -157,3 +157,14 @@ pub fn linear_chain(
     }
     chain
 }
+
+/// A P2WPKH address of `network` whose program is the first 20 bytes of
+/// `sha256(label)`: a stable address per label for tests (nobody holds
+/// its key).
+pub fn label_address(label: &str, network: crate::payout::AddressNetwork) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(label.as_bytes());
+    let mut program = [0u8; 20];
+    program.copy_from_slice(&hash[..20]);
+    crate::payout::p2wpkh_address(program, network)
+}
