@@ -38,6 +38,10 @@ struct Args {
     /// Do not restart a node during the run.
     #[arg(long)]
     no_restart: bool,
+    /// Serve each node's dashboard and API on a loopback port, and keep
+    /// mining until Ctrl-C (then print the report).
+    #[arg(long)]
+    serve: bool,
 }
 
 fn atoms(a: u64) -> String {
@@ -64,13 +68,23 @@ async fn main() -> ExitCode {
         block_difficulty: args.block_difficulty,
         fee_bps: args.fee_bps,
         restart: !args.no_restart,
+        http: args.serve,
+        until_interrupted: args.serve,
         ..LocalPoolConfig::default()
     };
+    let mut shown = false;
     println!(
         "starting {} nodes, {} miners; waiting for {} blocks (at most {} s)",
         config.nodes, config.miners, config.blocks, args.duration
     );
     let report = match run_local_pool(config, |p| {
+        if !shown && !p.dashboards.is_empty() {
+            shown = true;
+            for (i, url) in p.dashboards.iter().enumerate() {
+                println!("dashboard of node {i}: {url}");
+            }
+            println!("mining until Ctrl-C; the report follows it");
+        }
         if let Some(node) = p.restarted {
             println!("[{:>3}s] node {node} stopped and started again on its data directory", p.elapsed_secs);
         }

@@ -9,6 +9,7 @@
 //! block's window in its coinbase; `--bitcoind URL` mines Bitcoin Core's
 //! chain (or the `chain` example's) instead of a synthetic one.
 
+use chiral_pool::api::{AdminToken, ApiConfig, TOKEN_FILE};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -89,7 +90,9 @@ struct Args {
     /// RPC password.
     #[arg(long)]
     rpc_password: Option<String>,
-    /// Serve the read-only JSON API (`/api/v1/...`) on this address.
+    /// Serve the dashboard (`/`), the JSON API (`/api/v1/...`), events and
+    /// metrics on this address; admin actions need the token in the data
+    /// directory.
     /// Keep it on localhost: requests must name it in their `Host`.
     #[arg(long)]
     http: Option<SocketAddr>,
@@ -220,10 +223,21 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let api = match args.http {
         Some(addr) => {
             let listener = tokio::net::TcpListener::bind(addr).await?;
-            println!("api: http://{}/api/v1/health", listener.local_addr()?);
+            let bound = listener.local_addr()?;
+            let mut api = ApiConfig::new(bound);
+            if let Some(dir) = &args.data_dir {
+                let token = AdminToken::load_or_create(dir)?;
+                println!(
+                    "admin actions: POST with 'Authorization: Bearer <{}>'",
+                    dir.join(TOKEN_FILE).display()
+                );
+                api = api.with_admin(token);
+            }
+            println!("dashboard: http://{bound}/");
+            println!("api: http://{bound}/api/v1/health  metrics: http://{bound}/metrics");
             let node = node.clone();
             Some(tokio::spawn(async move {
-                chiral_pool::api::serve(node, listener, Vec::new(), async move {
+                chiral_pool::api::serve(node, listener, api, async move {
                     let _ = api_stopped.await;
                 })
                 .await

@@ -44,6 +44,12 @@ pub struct LocalPoolConfig {
     /// again on its data directory (it must catch up and agree). Default:
     /// true.
     pub restart: bool,
+    /// Serve each node's HTTP API and dashboard on a loopback port (see
+    /// [`Progress::dashboards`]). Default: false.
+    pub http: bool,
+    /// Keep the network mining past the blocks and the duration, until
+    /// Ctrl-C, so a person can watch the dashboards. Default: false.
+    pub until_interrupted: bool,
 }
 
 impl Default for LocalPoolConfig {
@@ -58,6 +64,8 @@ impl Default for LocalPoolConfig {
             fee_bps: 100,
             link_spacing_secs: 2,
             restart: true,
+            http: false,
+            until_interrupted: false,
         }
     }
 }
@@ -101,7 +109,7 @@ pub struct LocalPoolReport {
 }
 
 /// A progress snapshot, reported about once a second.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Progress {
     /// Seconds since start.
     pub elapsed_secs: u64,
@@ -117,6 +125,39 @@ pub struct Progress {
     pub restarted: Option<usize>,
     /// Hashes per second of all miners.
     pub hashrate: u64,
+    /// Each node's dashboard URL, by node (empty unless
+    /// [`LocalPoolConfig::http`]).
+    pub dashboards: Vec<String>,
+}
+
+/// A node's API server in the demo.
+struct DemoApi {
+    addr: std::net::SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl DemoApi {
+    /// Serves `node`'s API on `addr` (port 0 picks one).
+    async fn start(node: Arc<PoolNode>, addr: std::net::SocketAddr) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let config = crate::api::ApiConfig::new(addr);
+        let task = tokio::spawn(crate::api::serve(node, listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Ok(DemoApi { addr, stop, task })
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
 }
 
 /// Runs the local pool network and reports what every node computed.
@@ -185,6 +226,14 @@ pub async fn run_local_pool(
         }
         nodes.push(PoolNode::start(c).await?);
     }
+    let mut apis = Vec::new();
+    if config.http {
+        for n in &nodes {
+            let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            apis.push(DemoApi::start(n.clone(), any).await?);
+        }
+    }
+    let dashboards: Vec<String> = apis.iter().map(DemoApi::url).collect();
     let want = nodes.len() - 1;
     for n in &nodes {
         let _ = tokio::time::timeout(Duration::from_secs(20), n.store.wait_for_peers(want)).await;
@@ -236,8 +285,13 @@ pub async fn run_local_pool(
     let started = Instant::now();
     let mut last_hashes = 0u64;
     let mut last_at = Instant::now();
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        let stop_now = tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => false,
+            _ = &mut interrupted, if config.until_interrupted => true,
+        };
         let settled_min = nodes.iter().map(|n| n.blocks().len()).min().unwrap_or(0);
         let mut restarted = None;
         if let (Some(c), Some(ann), true) = (&restart_config, &announcement, settled_min >= 1) {
@@ -246,6 +300,13 @@ pub async fn run_local_pool(
             nodes[last].shutdown().await;
             let again = PoolNode::start(c.clone()).await?;
             again.follow(ann).await?;
+            if apis.len() > last {
+                // The dashboard stays where it was, now on the new node.
+                let old = apis.remove(last);
+                let addr = old.addr;
+                old.stop().await;
+                apis.insert(last, DemoApi::start(again.clone(), addr).await?);
+            }
             nodes[last] = again;
             restart_config = None;
             restarted = Some(last);
@@ -266,8 +327,10 @@ pub async fn run_local_pool(
             chain_height: owner.chain_status().height.unwrap_or(0),
             restarted,
             hashrate: rate,
+            dashboards: dashboards.clone(),
         });
-        if settled_min >= config.blocks || started.elapsed() >= config.duration {
+        let done = settled_min >= config.blocks || started.elapsed() >= config.duration;
+        if stop_now || (done && !config.until_interrupted) {
             break;
         }
     }
@@ -299,6 +362,9 @@ pub async fn run_local_pool(
         nodes: views,
         problems,
     };
+    for api in apis {
+        api.stop().await;
+    }
     for n in &nodes {
         n.shutdown().await;
     }

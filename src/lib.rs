@@ -12,7 +12,9 @@
 //! - [`chain_rpc`]: the synthetic chain served over Bitcoin Core's RPC
 //!   subset, so node processes can share one chain;
 //! - [`node`]: a pool node (DHT + manager + Stratum + accounting);
-//! - [`api`]: the node's read-only JSON API;
+//! - [`api`]: the node's HTTP API: JSON, live events, the dashboard page
+//!   and admin actions;
+//! - [`metrics`]: the node's Prometheus metrics;
 //! - [`miner`]: a CPU miner on the Stratum client;
 //! - [`demo`]: the one-process local pool network of the README.
 
@@ -27,6 +29,7 @@ pub use chiral_stratum as stratum;
 pub mod api;
 pub mod chain_rpc;
 pub mod demo;
+pub mod metrics;
 pub mod miner;
 pub mod node;
 

@@ -1,13 +1,15 @@
-//! The node's JSON API in-process (tower `oneshot`): every endpoint on a
-//! node whose miner found blocks, the errors (400, 404), and the `Host`
-//! check that keeps web pages out of a localhost API.
+//! The node's HTTP API in-process (tower `oneshot`): every endpoint on a
+//! node whose miner found blocks, the event stream, metrics, the
+//! dashboard's files, admin actions and their token, the errors (400, 401,
+//! 403, 404, 405, 503), and the `Host` check that keeps web pages out of
+//! a localhost API.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use chiral_pool::api::{default_hosts, router};
+use chiral_pool::api::{router, AdminToken, ApiConfig};
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::core::ids::PayoutId;
 use chiral_pool::core::payout::AddressNetwork;
@@ -21,6 +23,43 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 const HOST: &str = "127.0.0.1:8080";
+
+/// The value of an unlabelled metric in a Prometheus text scrape.
+fn metric(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// Server-sent events from `body` (name, JSON data) until `enough` says
+/// so; the events it needs were sent already, so no wait is long.
+async fn read_events(body: Body, enough: impl Fn(&[String]) -> bool) -> Vec<(String, Value)> {
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut text = String::new();
+    let mut events = Vec::new();
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(Duration::from_secs(10), stream.next()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = text.find("\n\n") {
+            let block: String = text.drain(..end + 2).collect();
+            let name = block.lines().find_map(|l| l.strip_prefix("event: "));
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "));
+            if let (Some(name), Some(data)) = (name, data) {
+                events.push((
+                    name.to_owned(),
+                    serde_json::from_str(data).unwrap_or(Value::Null),
+                ));
+            }
+        }
+        let names: Vec<String> = events.iter().map(|(n, _)| n.clone()).collect();
+        if enough(&names) {
+            break;
+        }
+    }
+    events
+}
 
 async fn get(app: &axum::Router, path: &str, host: &str) -> (StatusCode, Value) {
     let request = Request::get(path)
@@ -60,7 +99,31 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
     });
     let node = PoolNode::start(config).await.expect("node");
     let pool = node.pool().expect("a pool");
-    let app = router(node.clone(), default_hosts(HOST.parse().expect("addr")));
+    let token = AdminToken::generate();
+    let mut config = ApiConfig::new(HOST.parse().expect("addr")).with_admin(token.clone());
+    config.max_event_streams = 1;
+    let app = router(node.clone(), config);
+
+    // Subscribed before any link: the stream holds what happens next.
+    let events = app
+        .clone()
+        .oneshot(
+            Request::get("/api/v1/events")
+                .header("host", HOST)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(events.status(), StatusCode::OK);
+    assert_eq!(
+        events.headers()["content-type"],
+        "text/event-stream",
+        "an event stream"
+    );
+    // One stream is the cap here: a second is refused.
+    let (status, body) = get(&app, "/api/v1/events", HOST).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
     // A miner until a block is settled.
     let miner_address = demo_address("api-miner");
@@ -99,13 +162,19 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
     let (status, detail) = get(&app, &format!("/api/v1/pool/{pool}"), HOST).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(detail["payouts"]["mode"], "coinbase");
-    assert!(detail["chain"]["height"].as_u64().is_some());
-    assert!(
-        detail["stratum"]["shares_accepted"]
-            .as_u64()
-            .expect("a count")
-            > 0
-    );
+    let height = detail["chain"]["height"].as_u64().expect("a height");
+    let stratum = &detail["stratum"];
+    assert!(stratum["shares_accepted"].as_u64().expect("a count") > 0);
+    for window in ["1m", "15m", "1h", "24h"] {
+        let local = stratum["hashrate"][window].as_f64().expect("a rate");
+        let pool_wide = detail["hashrate"][window].as_f64().expect("a rate");
+        assert!(local > 0.0 && pool_wide > 0.0, "{window}: {detail}");
+    }
+    assert_eq!(stratum["top_miners"][0]["miner"], miner_address.as_str());
+    assert_eq!(stratum["shares_rejected"]["stale"].as_u64(), Some(0));
+    let recent = detail["recent_links"].as_array().expect("links");
+    assert_eq!(recent[0]["height"].as_u64(), Some(height), "tip first");
+    assert_eq!(recent[0]["id"], detail["chain"]["tip"]);
 
     let (status, blocks) = get(&app, "/api/v1/blocks", HOST).await;
     assert_eq!(status, StatusCode::OK);
@@ -121,7 +190,173 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
     let (status, me) = get(&app, &format!("/api/v1/miner/{miner_address}"), HOST).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(me["workers"][0]["worker"], format!("{miner_address}.rig1"));
+    assert!(me["workers"][0]["hashrate"]["1m"].as_f64().expect("a rate") > 0.0);
     assert!(!me["paid"].as_array().expect("a list").is_empty());
+    // The only miner holds the whole window.
+    assert_eq!(me["window"]["weight"], me["window"]["total"]);
+    assert_ne!(me["window"]["weight"], "0");
+
+    // The events that happened while mining: every link that joined, in
+    // order of joining, and the settled block.
+    let seen = read_events(events.into_body(), |names| {
+        names.iter().any(|n| n == "block")
+    })
+    .await;
+    let links: Vec<&Value> = seen
+        .iter()
+        .filter(|(n, _)| n == "link")
+        .map(|(_, v)| v)
+        .collect();
+    assert!(!links.is_empty(), "link events: {seen:?}");
+    assert!(links.iter().all(|l| l["payout"] == miner_address.as_str()));
+    assert!(links.iter().any(|l| l["height"] == 0), "genesis was seen");
+    let block = seen
+        .iter()
+        .find(|(n, _)| n == "block")
+        .map(|(_, v)| v)
+        .expect("a block event");
+    assert_eq!(block["finder"], miner_address.as_str());
+    let blocks_list = node.blocks();
+    assert!(blocks_list.iter().any(|b| block["link"] == b.link.to_hex()));
+
+    // Metrics: the node's own and libp2p's, one label set per reason.
+    let response = app
+        .clone()
+        .oneshot(
+            Request::get("/metrics")
+                .header("host", HOST)
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let text = String::from_utf8(
+        axum::body::to_bytes(response.into_body(), 1 << 22)
+            .await
+            .expect("body")
+            .to_vec(),
+    )
+    .expect("utf-8");
+    let accepted = metric(&text, "chiral_stratum_shares_accepted_total").expect("accepted");
+    assert!(accepted > 0.0);
+    assert_eq!(
+        metric(&text, "chiral_sharechain_height"),
+        Some(height as f64)
+    );
+    assert!(
+        text.contains("chiral_stratum_shares_rejected_total{reason=\"stale\"} 0"),
+        "{text}"
+    );
+    assert!(text.contains("chiral_stratum_hashrate{window=\"15m\"}"));
+    for (name, _) in chiral_pool::metrics::METRICS {
+        assert!(
+            text.contains(&format!("# HELP chiral_{name} ")),
+            "{name} exported"
+        );
+    }
+    assert!(
+        text.contains("libp2p_swarm_"),
+        "libp2p's metrics share the registry"
+    );
+    assert!(
+        !text.contains(miner_address.as_str()),
+        "no per-miner labels"
+    );
+
+    // The dashboard's files, under a strict content policy.
+    for (path, kind) in [
+        ("/", "text/html"),
+        ("/dashboard.js", "text/javascript"),
+        ("/dashboard.css", "text/css"),
+    ] {
+        let response = app
+            .clone()
+            .oneshot(
+                Request::get(path)
+                    .header("host", HOST)
+                    .body(Body::empty())
+                    .expect("request"),
+            )
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers();
+        assert!(headers["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with(kind));
+        assert!(headers["content-security-policy"]
+            .to_str()
+            .expect("ascii")
+            .contains("default-src 'none'"));
+    }
+
+    // Admin actions: only a POST with the token.
+    let admin = |path: &str, auth: Option<String>, body: &str| {
+        let mut request = Request::post(path)
+            .header("host", HOST)
+            .header("content-type", "application/json");
+        if let Some(auth) = auth {
+            request = request.header("authorization", auth);
+        }
+        request.body(Body::from(body.to_owned())).expect("request")
+    };
+    let bearer = Some(format!("Bearer {}", token.as_str()));
+    let status_of = |request: Request<Body>| {
+        let app = app.clone();
+        async move { app.oneshot(request).await.expect("answered").status() }
+    };
+    assert_eq!(
+        status_of(admin("/api/v1/admin/republish", None, "")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let wrong = Some(format!("Bearer {}", AdminToken::generate().as_str()));
+    assert_eq!(
+        status_of(admin("/api/v1/admin/republish", wrong, "")).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = get(&app, "/api/v1/admin/republish", HOST).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        status_of(admin("/api/v1/admin/republish", bearer.clone(), "")).await,
+        StatusCode::OK
+    );
+    let follow = format!("{{\"pool\": \"{pool}\"}}");
+    assert_eq!(
+        status_of(admin("/api/v1/admin/follow", bearer.clone(), &follow)).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status_of(admin(
+            "/api/v1/admin/follow",
+            bearer.clone(),
+            "{\"pool\": 1}"
+        ))
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        status_of(admin(
+            "/api/v1/admin/follow",
+            bearer.clone(),
+            "{\"pool\": \"zz\"}"
+        ))
+        .await,
+        StatusCode::BAD_REQUEST
+    );
+    let huge = format!("{{\"pool\": \"{}\"}}", "0".repeat(64 * 1024));
+    assert_eq!(
+        status_of(admin("/api/v1/admin/follow", bearer.clone(), &huge)).await,
+        StatusCode::PAYLOAD_TOO_LARGE
+    );
+    // A server without a token obeys no admin action.
+    let tokenless = router(node.clone(), ApiConfig::new(HOST.parse().expect("addr")));
+    let response = tokenless
+        .oneshot(admin("/api/v1/admin/republish", bearer, ""))
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
     for path in [
         "/api/v1/payouts/current",

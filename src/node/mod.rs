@@ -12,6 +12,7 @@
 //! computes from the chain alone.
 
 mod config;
+mod events;
 mod journal;
 mod link_store;
 mod links;
@@ -21,6 +22,10 @@ mod tasks;
 mod tips;
 
 pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE, DEFAULT_REWARD};
+pub use events::{
+    BlockEvent, HashrateSample, LinkEvent, MinerShares, NodeEvent, NodeWatch, SharesEvent,
+    EVENT_QUEUE, HISTORY_SAMPLES, MAX_MINERS_PER_EVENT, SAMPLE_EVERY,
+};
 pub use journal::{GroupCommit, JournalEntry, JournalError, JournalWriter, ShareJournal};
 pub use link_store::LinkStore;
 pub use links::{ChainBlock, ChainStatus, LinkKeeper};
@@ -92,6 +97,11 @@ pub struct PoolNode {
     pub chain: Arc<dyn WorkSource>,
     /// Counters.
     pub counters: Arc<NodeCounters>,
+    /// Events as they happen, and the recent hashrate history.
+    pub watch: Arc<NodeWatch>,
+    /// Prometheus metrics: the node's own (read live at each scrape) and
+    /// libp2p's.
+    metrics: Mutex<prometheus_client::registry::Registry>,
     config: NodeConfig,
     history: Vec<Tip>,
     /// Released (set to none) at shutdown, so the database closes.
@@ -207,6 +217,11 @@ impl PoolNode {
         Ok(())
     }
 
+    /// Becomes true when the node starts shutting down.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
+
     /// The pool this node serves or follows.
     pub fn pool(&self) -> Option<PoolId> {
         *lock(&self.pool)
@@ -295,6 +310,20 @@ impl PoolNode {
         self.store.shutdown().await;
     }
 
+    /// The node's metrics and libp2p's, in Prometheus' text format.
+    pub fn metrics_text(&self) -> String {
+        let mut out = String::new();
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &lock(&self.metrics)) {
+            warn!(error = %e, "metrics not encoded");
+        }
+        out
+    }
+
+    /// The config the node runs with.
+    pub fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
     /// The share journal, until shutdown.
     pub(super) fn journal(&self) -> Option<Arc<ShareJournal>> {
         lock(&self.journal).clone()
@@ -310,6 +339,23 @@ fn follower_validator() -> ShareValidatorConfig {
         max_tips: tips::MAX_TIPS,
         ..ShareValidatorConfig::new()
     }
+}
+
+/// The miner (payout id) of a Stratum worker name: the part before the
+/// first `.` (`address.rig1` is `address`'s worker `rig1`).
+pub fn miner_of(worker: &str) -> &str {
+    worker.split_once('.').map_or(worker, |(miner, _)| miner)
+}
+
+/// Accepted shares per miner, from the server's per-worker figures.
+pub fn shares_by_miner(
+    workers: &[(String, chiral_stratum::server::WorkerStats)],
+) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for (worker, stats) in workers {
+        *out.entry(miner_of(worker).to_owned()).or_default() += stats.shares;
+    }
+    out
 }
 
 /// Stops a flag-driven loop when set (for miners).

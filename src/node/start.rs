@@ -30,6 +30,8 @@ const OWN_LINK_QUEUE: usize = 64;
 
 /// What [`PoolNode::start`] prepared before the DHT node started.
 struct Parts {
+    /// The registry libp2p's metrics were registered in.
+    metrics: prometheus_client::registry::Registry,
     config: NodeConfig,
     manager_config: ManagerConfig,
     chain_params: Option<ChainParams>,
@@ -111,8 +113,11 @@ impl PoolNode {
             .with_bootstrap(config.bootstrap.clone());
         kad.listen = config.listen.clone();
         kad.data_dir = config.data_dir.as_ref().map(|d| d.join("dht"));
+        let mut metrics = prometheus_client::registry::Registry::default();
+        let kad = kad.with_metrics(&mut metrics);
         let store = KadStore::spawn(kad).await?;
         let parts = Parts {
+            metrics,
             config,
             manager_config,
             chain_params,
@@ -137,6 +142,7 @@ impl PoolNode {
     /// served) like any other.
     async fn assemble(parts: Parts, store: KadStore) -> Result<Arc<PoolNode>, NodeError> {
         let Parts {
+            metrics,
             config,
             manager_config,
             chain_params,
@@ -184,6 +190,8 @@ impl PoolNode {
             manager,
             chain,
             counters: Arc::new(NodeCounters::default()),
+            watch: Arc::default(),
+            metrics: Mutex::new(metrics),
             config,
             history,
             journal: Mutex::new(journal),
@@ -199,6 +207,10 @@ impl PoolNode {
             stop,
             tasks: Mutex::new(JoinSet::new()),
         });
+        lock(&node.metrics)
+            .sub_registry_with_prefix("chiral")
+            .register_collector(Box::new(crate::metrics::NodeMetrics::new(&node)));
+        lock(&node.tasks).spawn(tasks::sample(node.clone(), node.stop.subscribe()));
         if let Some(ann) = announced {
             node.follow(&ann).await?;
         }
@@ -226,6 +238,7 @@ impl PoolNode {
             self.store.clone(),
             store.clone(),
             self.config.clock.clone(),
+            self.watch.clone(),
         )
         .map_err(|e| NodeError::Config {
             field: "pool",

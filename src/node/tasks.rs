@@ -130,6 +130,29 @@ pub(super) async fn read_shares(
     }
 }
 
+/// Samples the Stratum server's hashrate and its miners' share counts
+/// every [`SAMPLE_EVERY`](super::SAMPLE_EVERY), for the API's chart and
+/// event stream.
+pub(super) async fn sample(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(super::SAMPLE_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => break,
+        }
+        let Some((_, stats)) = node.stratum() else {
+            continue;
+        };
+        node.watch.sample(super::HashrateSample {
+            time: node.config.clock.now(),
+            hashrate: stats.hashrate(),
+        });
+        node.watch
+            .count_shares(super::shares_by_miner(&stats.workers()));
+    }
+}
+
 /// Republishes the node's signed records (announcement, directory entry)
 /// before they expire. The share chain needs no coordinator: every node
 /// builds on the best tip, submits every block and settles it itself.

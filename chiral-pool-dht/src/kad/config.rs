@@ -103,6 +103,33 @@ pub struct KadConfig {
     pub data_dir: Option<PathBuf>,
     /// Wall clock used to check record expiry. Default: the system clock.
     pub clock: SharedClock,
+    /// libp2p's own metrics (connections, Kademlia queries and requests,
+    /// identify, gossipsub), recorded into the registry they were made
+    /// with. Default: none. Set with [`KadConfig::with_metrics`].
+    #[cfg(feature = "metrics")]
+    pub metrics: Option<DhtMetrics>,
+}
+
+/// libp2p's metrics of one node, registered in a caller's
+/// [`prometheus_client`] registry (under the `libp2p_` prefix), so a
+/// program serves them beside its own from one `/metrics` endpoint.
+#[cfg(feature = "metrics")]
+#[derive(Clone)]
+pub struct DhtMetrics(pub(crate) Arc<libp2p::metrics::Metrics>);
+
+#[cfg(feature = "metrics")]
+impl DhtMetrics {
+    /// Registers libp2p's metrics in `registry`.
+    pub fn new(registry: &mut prometheus_client::registry::Registry) -> Self {
+        DhtMetrics(Arc::new(libp2p::metrics::Metrics::new(registry)))
+    }
+}
+
+#[cfg(feature = "metrics")]
+impl std::fmt::Debug for DhtMetrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DhtMetrics")
+    }
 }
 
 /// Kademlia's k, the replicas of each record (checked at compile time).
@@ -138,7 +165,16 @@ impl KadConfig {
             slot_set_shards: 4,
             data_dir: None,
             clock: Arc::new(SystemClock),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
+    }
+
+    /// The same settings, recording libp2p's metrics into `registry`.
+    #[cfg(feature = "metrics")]
+    pub fn with_metrics(mut self, registry: &mut prometheus_client::registry::Registry) -> Self {
+        self.metrics = Some(DhtMetrics::new(registry));
+        self
     }
 
     /// The same settings with another key.

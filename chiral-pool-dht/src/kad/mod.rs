@@ -15,6 +15,8 @@ mod record;
 mod stats;
 mod strikes;
 
+#[cfg(feature = "metrics")]
+pub use config::DhtMetrics;
 pub use config::{KadConfig, IDENTIFY_PROTOCOL, KAD_PROTOCOL};
 pub use durable::{DurableKadStore, StorageError};
 pub use error::{KadError, ListenError};

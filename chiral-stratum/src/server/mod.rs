@@ -11,7 +11,7 @@ mod stats;
 pub use config::{ConfigError, ServerConfig, MAX_EXTRANONCE2_SIZE, MIN_EXTRANONCE2_SIZE};
 pub(crate) use session::{AwaitingReply, Session};
 pub use sink::{AllowAll, Authorizer, DiscardShares, Durable, ShareSink, SinkError};
-pub use stats::{RejectReason, ServerStats, WorkerStats};
+pub use stats::{Hashrate, RejectReason, ServerStats, WorkerStats, HASHRATE_WINDOWS_SECS};
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -49,7 +49,6 @@ pub(crate) struct Shared {
     /// Remembers accepted shares for duplicate detection; `verifier` is
     /// its copy without that memory.
     dedupe: Mutex<ShareValidator>,
-    started: Instant,
     pub extranonces: Extranonces,
     bans: Mutex<HashMap<IpAddr, Instant>>,
     /// What a ledger pool's jobs pay (and a coinbase pool's while its
@@ -67,7 +66,7 @@ impl Shared {
     }
 
     pub fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
+        self.stats.now_ms()
     }
 
     /// Verifies without a lock, then records the share for duplicate
@@ -180,7 +179,6 @@ impl StratumServer {
             position: Mutex::new(watch::channel(genesis_position()).1),
             verifier: RwLock::new(Arc::new(ShareValidator::new(config.pool_id, validator))),
             dedupe: Mutex::new(ShareValidator::new(config.pool_id, validator)),
-            started: Instant::now(),
             extranonces: Extranonces::new(),
             bans: Mutex::default(),
             ledger_plan: Arc::new(CoinbasePlan::whole_to(config.ledger_script.clone())),

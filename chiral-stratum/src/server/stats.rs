@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use tokio::time::Instant;
 
 use chiral_pool_core::pow::Difficulty;
 
@@ -62,17 +63,97 @@ impl RejectReason {
     }
 }
 
+/// The hashrate windows of [`Hashrate`], in seconds: 1 minute, 15
+/// minutes, 1 hour, 24 hours.
+pub const HASHRATE_WINDOWS_SECS: [u64; 4] = [60, 15 * 60, 3_600, 86_400];
+
+/// Hashrate estimates over [`HASHRATE_WINDOWS_SECS`], in constant memory:
+/// one exponentially decaying sum of work per window (as ckpool and
+/// cgminer keep theirs), read as a rate with the bias of a short history
+/// taken out.
+///
+/// For work arriving at rate `r`, a sum decaying with time constant `W`
+/// holds `r W (1 - exp(-t / W))` after `t`; the estimate divides by that
+/// factor, so a young meter is not read low.
+///
+/// ```
+/// use chiral_stratum::server::Hashrate;
+/// let mut meter = Hashrate::starting_at(0);
+/// for s in 1..=600u64 {
+///     meter.add(1_000_000, s * 1000); // a million hashes every second
+/// }
+/// let [m1, m15, h1, d1] = meter.rates(600_000);
+/// for rate in [m1, m15, h1, d1] {
+///     assert!((rate / 1e6 - 1.0).abs() < 0.02, "{rate}");
+/// }
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Hashrate {
+    sums: [f64; 4],
+    start_ms: u64,
+    last_ms: u64,
+}
+
+impl Hashrate {
+    /// A meter whose history starts at `start_ms`.
+    pub fn starting_at(start_ms: u64) -> Self {
+        Hashrate {
+            sums: [0.0; 4],
+            start_ms,
+            last_ms: start_ms,
+        }
+    }
+
+    /// Adds `work` expected hashes done at `now_ms` (a time before the
+    /// last one counts as the last one).
+    pub fn add(&mut self, work: u128, now_ms: u64) {
+        let now = now_ms.max(self.last_ms);
+        self.sums = self.decayed(now);
+        self.last_ms = now;
+        for sum in &mut self.sums {
+            *sum += work as f64;
+        }
+    }
+
+    /// Hashes per second over each window of [`HASHRATE_WINDOWS_SECS`],
+    /// as of `now_ms`. A history shorter than one second reads as one
+    /// second.
+    pub fn rates(&self, now_ms: u64) -> [f64; 4] {
+        let now = now_ms.max(self.last_ms);
+        let sums = self.decayed(now);
+        let age = now.saturating_sub(self.start_ms).max(1_000) as f64 / 1000.0;
+        let mut rates = [0.0; 4];
+        for (i, window) in HASHRATE_WINDOWS_SECS.iter().enumerate() {
+            let window = *window as f64;
+            rates[i] = sums[i] / (window * -(-age / window).exp_m1());
+        }
+        rates
+    }
+
+    fn decayed(&self, now_ms: u64) -> [f64; 4] {
+        let dt = now_ms.saturating_sub(self.last_ms) as f64 / 1000.0;
+        let mut sums = self.sums;
+        for (sum, window) in sums.iter_mut().zip(HASHRATE_WINDOWS_SECS) {
+            *sum *= (-dt / window as f64).exp();
+        }
+        sums
+    }
+}
+
 /// One worker's accepted work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct WorkerStats {
     /// Accepted shares.
     pub shares: u64,
     /// Summed difficulty, fixed point: the expected hashes behind them.
     pub work: u128,
-    /// Milliseconds (server clock) of the first and last accepted share.
+    /// Milliseconds (server clock, [`ServerStats::now_ms`]) of the first
+    /// and last accepted share.
     pub first_ms: u64,
     /// See `first_ms`.
     pub last_ms: u64,
+    /// Hashrate over 1 m, 15 m, 1 h and 24 h, from its first share on.
+    pub rates: Hashrate,
 }
 
 impl WorkerStats {
@@ -87,8 +168,10 @@ impl WorkerStats {
 const MAX_WORKERS: usize = 100_000;
 
 /// Counters of a running server.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ServerStats {
+    /// The server's clock: milliseconds since these counters were made.
+    started: Instant,
     /// Connections accepted since start.
     pub connections_total: AtomicU64,
     /// Connections open now.
@@ -103,9 +186,43 @@ pub struct ServerStats {
     pub blocks: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
     workers: Mutex<BTreeMap<String, WorkerStats>>,
+    /// Every accepted share's work: the server's hashrate.
+    rates: Mutex<Hashrate>,
+}
+
+impl Default for ServerStats {
+    fn default() -> Self {
+        ServerStats {
+            started: Instant::now(),
+            connections_total: AtomicU64::default(),
+            connections_open: AtomicU64::default(),
+            connections_refused: AtomicU64::default(),
+            disconnected_for_abuse: AtomicU64::default(),
+            accepted: AtomicU64::default(),
+            blocks: AtomicU64::default(),
+            rejected: Default::default(),
+            workers: Mutex::default(),
+            rates: Mutex::default(),
+        }
+    }
 }
 
 impl ServerStats {
+    /// The server's clock: milliseconds since start (monotonic).
+    pub fn now_ms(&self) -> u64 {
+        u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// The server's hashrate (every accepted share's work) over 1 m, 15 m,
+    /// 1 h and 24 h, in hashes per second.
+    pub fn hashrate(&self) -> [f64; 4] {
+        let now = self.now_ms();
+        self.rates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .rates(now)
+    }
+
     /// Rejections for `reason`.
     pub fn rejected(&self, reason: RejectReason) -> u64 {
         self.rejected[reason.index()].load(Ordering::Relaxed)
@@ -122,11 +239,16 @@ impl ServerStats {
 
     pub(crate) fn accept(&self, worker: &str, difficulty: Difficulty, now_ms: u64) {
         self.accepted.fetch_add(1, Ordering::Relaxed);
+        self.rates
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .add(difficulty.raw(), now_ms);
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         let bump = |w: &mut WorkerStats| {
             w.shares += 1;
             w.work = w.work.saturating_add(difficulty.raw());
             w.last_ms = now_ms;
+            w.rates.add(difficulty.raw(), now_ms);
         };
         // Look up before inserting: the owned key is built once per worker,
         // not once per share.
@@ -139,6 +261,7 @@ impl ServerStats {
         }
         let mut w = WorkerStats {
             first_ms: now_ms,
+            rates: Hashrate::starting_at(now_ms),
             ..WorkerStats::default()
         };
         bump(&mut w);

@@ -19,6 +19,7 @@ use chiral_pool_core::chain::{Tip, WorkSource};
 use chiral_pool_core::identity::Keypair;
 use chiral_pool_core::ids::{LinkId, PoolId};
 use chiral_pool_core::payout::Settlement;
+use chiral_pool_core::pow::Difficulty;
 use chiral_pool_core::record::PoolParams;
 use chiral_pool_core::sharechain::gossip::{Acceptance, LinkGossip, Ticket};
 use chiral_pool_core::sharechain::{
@@ -30,6 +31,7 @@ use chiral_pool_dht::KadStore;
 use tokio::sync::watch;
 use tracing::{debug, warn};
 
+use super::events::{BlockEvent, LinkEvent, NodeEvent, NodeWatch};
 use super::link_store::{LinkStore, StoreJob, StoreWriter};
 use super::lock;
 
@@ -53,6 +55,23 @@ const PARAMS_TTL_SECS: u64 = 3_600;
 /// Held links remembered for pushing once they join (own links, and
 /// peers' links not forwarded while they waited).
 const MAX_HELD_TO_PUSH: usize = 1_024;
+
+/// What watchers are told of `ids`' links (those valid here).
+fn summaries(chain: &ShareChain, ids: &[LinkId]) -> Vec<LinkEvent> {
+    ids.iter()
+        .filter_map(|id| {
+            let link = chain.get(id)?;
+            Some(LinkEvent {
+                id: id.to_hex(),
+                height: chain.height_of(id)?,
+                payout: link.payout().to_string(),
+                uncles: link.commitment().uncles.len(),
+                block: link.is_block(),
+                time: link.header().time(),
+            })
+        })
+        .collect()
+}
 
 /// The share chain of the pool a node follows, and what drives it.
 pub struct LinkKeeper {
@@ -85,6 +104,8 @@ pub struct LinkKeeper {
     /// What the replica rule reads (see `records::NearTip`), kept apart
     /// from the chain's lock: the Kademlia task reads it.
     near_tip: Arc<records::NearTip>,
+    /// Where links joining and blocks settling are told.
+    watch: Arc<NodeWatch>,
 }
 
 impl LinkKeeper {
@@ -101,6 +122,7 @@ impl LinkKeeper {
         gossip: KadStore,
         store: Option<Arc<LinkStore>>,
         clock: SharedClock,
+        watch: Arc<NodeWatch>,
     ) -> Result<Arc<Self>, ParamsError> {
         let (pool, params) = (identity.id(), identity.chain.clone());
         let mut chain = ShareChain::new(pool, params.clone(), PendingLimits::default())?;
@@ -129,6 +151,7 @@ impl LinkKeeper {
             held_to_push: Mutex::default(),
             own_held: Mutex::default(),
             near_tip: Arc::default(),
+            watch,
         }))
     }
 
@@ -208,6 +231,51 @@ impl LinkKeeper {
             verified: self.verified.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
         }
+    }
+
+    /// The newest `n` links of the best chain, tip first.
+    pub fn recent_links(&self, n: usize) -> Vec<LinkEvent> {
+        let chain = lock(&self.chain);
+        summaries(&chain, &chain.best_chain(n))
+    }
+
+    /// The pool's hashrate over each of `windows_secs` as of `now` (unix
+    /// seconds), from the work of the links held near the tip (uncles
+    /// included, up to the window's link cap back): hashes per second. A
+    /// window longer than the history held is read over that history.
+    pub fn chain_hashrate(&self, now: u64, windows_secs: [u64; 4]) -> [f64; 4] {
+        let links: Vec<(u64, u128)> = {
+            let chain = lock(&self.chain);
+            chain
+                .recent(u64::from(chain.params().max_window_links))
+                .iter()
+                .filter_map(|id| chain.get(id))
+                .map(|l| {
+                    let work = Difficulty::from_target(&l.chain_target()).raw();
+                    (u64::from(l.header().time()), work)
+                })
+                .collect()
+        };
+        let Some(oldest) = links.iter().map(|(t, _)| *t).min() else {
+            return [0.0; 4];
+        };
+        windows_secs.map(|window| {
+            let since = now.saturating_sub(window);
+            let work: u128 = links
+                .iter()
+                .filter(|(t, _)| *t >= since)
+                .map(|(_, w)| *w)
+                .sum();
+            let span = window.min(now.saturating_sub(oldest)).max(1);
+            work as f64 / span as f64
+        })
+    }
+
+    /// The window the next block would be paid by (that of the best
+    /// tip), if known here.
+    pub fn current_window(&self) -> Option<chiral_pool_core::sharechain::Window> {
+        let chain = lock(&self.chain);
+        chain.tip().and_then(|tip| chain.window(tip))
     }
 
     /// What the next block would pay: the split of the reward by the
@@ -322,6 +390,7 @@ impl LinkKeeper {
             if save {
                 self.save(&added.valid);
             }
+            self.tell_links(&added.valid);
             self.push_held(&added.valid);
             for block in &added.blocks {
                 if let Some(more) = self.submit_block(block) {
@@ -418,12 +487,35 @@ impl LinkKeeper {
                         outputs_agree,
                     };
                     drop(chain);
-                    lock(&self.settled).insert((entry.height, block), entry);
+                    let event = BlockEvent {
+                        height: entry.height,
+                        link: block.to_hex(),
+                        finder: entry.finder.to_string(),
+                        reward: entry.settlement.reward,
+                    };
+                    let new = lock(&self.settled)
+                        .insert((entry.height, block), entry)
+                        .is_none();
+                    if new {
+                        self.watch.send(NodeEvent::Block(event));
+                    }
                 }
                 None => still.push(block),
             }
         }
         lock(&self.unsettled).extend(still);
+    }
+
+    /// Tells watchers of links that joined (nothing is built when nobody
+    /// watches).
+    fn tell_links(&self, ids: &[LinkId]) {
+        if ids.is_empty() || !self.watch.watched() {
+            return;
+        }
+        let events = summaries(&lock(&self.chain), ids);
+        for event in events {
+            self.watch.send(NodeEvent::Link(event));
+        }
     }
 
     fn save(&self, ids: &[LinkId]) {

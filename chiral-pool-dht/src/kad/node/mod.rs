@@ -238,6 +238,10 @@ impl Node {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            record_metrics(&metrics.0, &event);
+        }
         match event {
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -306,4 +310,18 @@ impl Node {
             .retain(|_, r| r.expires.is_none_or(|t| t > now));
         self.strikes.prune(now);
     }
+}
+
+/// Records a swarm event, and the behaviour event inside it, in libp2p's
+/// metrics.
+#[cfg(feature = "metrics")]
+fn record_metrics(metrics: &libp2p::metrics::Metrics, event: &SwarmEvent<BehaviourEvent>) {
+    use libp2p::metrics::Recorder;
+    match event {
+        SwarmEvent::Behaviour(BehaviourEvent::Kad(e)) => metrics.record(e),
+        SwarmEvent::Behaviour(BehaviourEvent::Identify(e)) => metrics.record(e),
+        SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(e)) => metrics.record(e),
+        _ => {}
+    }
+    metrics.record(event);
 }

@@ -1,5 +1,7 @@
-//! The node's HTTP API: read-only JSON under `/api/v1`, for operators and
-//! miners (`node --http 127.0.0.1:8080`).
+//! The node's HTTP API (`node --http 127.0.0.1:8080`): read-only JSON
+//! under `/api/v1`, live server-sent events (`/api/v1/events`),
+//! Prometheus metrics (`/metrics`), the dashboard page (`/`), and admin
+//! actions that need a bearer token (`POST /api/v1/admin/...`).
 //!
 //! A local API is reachable by any web page the operator opens, through
 //! DNS rebinding; so every request's `Host` must be one the API was
@@ -7,33 +9,98 @@
 //! given explicitly), and no CORS header is ever sent. Bad input is a
 //! JSON error (400 for a malformed id, 404 for an unknown one), never a
 //! panic; every answer is built from bounded state the node already
-//! keeps, so no request can grow memory or wait on the network.
+//! keeps, so no request can grow memory or wait on the network (but the
+//! admin action that looks a pool up). Connections, event streams and
+//! request bodies are capped.
+
+mod admin;
+mod dashboard;
+mod events;
+mod listener;
+
+pub use admin::{AdminToken, TOKEN_FILE};
+pub use listener::CappedListener;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use axum::extract::{Path, Request, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::manager::Source;
 use chiral_pool_core::pow::{Difficulty, Target};
-use chiral_stratum::server::RejectReason;
+use chiral_stratum::server::{RejectReason, HASHRATE_WINDOWS_SECS};
 use serde_json::{json, Value};
+use tokio::sync::{watch, Semaphore};
 
-use crate::node::PoolNode;
+use crate::metrics::WINDOW_LABELS;
+use crate::node::{miner_of, PoolNode};
+
+/// Connections the API serves at once by default; more wait in the
+/// listen backlog.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
+/// Event streams open at once by default; more are answered 503.
+pub const DEFAULT_MAX_EVENT_STREAMS: usize = 16;
+/// Largest request body (admin actions' JSON).
+pub const MAX_BODY_BYTES: usize = 4 * 1024;
+/// Links of the best chain listed by `pool/<id>`.
+pub const RECENT_LINKS: usize = 20;
 
 /// Most workers listed for one miner.
 const MAX_WORKERS_SHOWN: usize = 256;
+/// Most miners listed by `pool/<id>` (the busiest over 15 minutes).
+const MAX_MINERS_SHOWN: usize = 50;
+
+/// How an API server answers.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `Host` values answered (see [`default_hosts`]); any other is
+    /// refused with 421.
+    pub hosts: Vec<String>,
+    /// The token admin actions need; none: every admin action is refused
+    /// (403).
+    pub admin_token: Option<AdminToken>,
+    /// Connections served at once. Default: [`DEFAULT_MAX_CONNECTIONS`].
+    pub max_connections: usize,
+    /// Event streams open at once. Default:
+    /// [`DEFAULT_MAX_EVENT_STREAMS`].
+    pub max_event_streams: usize,
+}
+
+impl ApiConfig {
+    /// Answers the hosts of `addr` ([`default_hosts`]), no admin actions,
+    /// default caps.
+    pub fn new(addr: SocketAddr) -> Self {
+        ApiConfig {
+            hosts: default_hosts(addr),
+            admin_token: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
+        }
+    }
+
+    /// The same, with admin actions allowed to holders of `token`.
+    pub fn with_admin(mut self, token: AdminToken) -> Self {
+        self.admin_token = Some(token);
+        self
+    }
+}
 
 /// What the API answers from.
 struct Api {
     node: Arc<PoolNode>,
     hosts: Vec<String>,
+    admin_token: Option<AdminToken>,
+    /// One permit per open event stream.
+    streams: Arc<Semaphore>,
+    /// Set when the server shuts down: event streams end.
+    closing: watch::Sender<bool>,
 }
 
 /// An error answer: a status and a JSON body `{"error": ...}`.
@@ -70,11 +137,25 @@ pub fn default_hosts(addr: SocketAddr) -> Vec<String> {
     hosts
 }
 
-/// The API's routes for `node`, answering only requests whose `Host` is
-/// one of `hosts`.
-pub fn router(node: Arc<PoolNode>, hosts: Vec<String>) -> Router {
-    let api = Arc::new(Api { node, hosts });
-    Router::new()
+/// The API's routes for `node`, answering as `config` says.
+pub fn router(node: Arc<PoolNode>, config: ApiConfig) -> Router {
+    app(node, config).0
+}
+
+/// The routes, and what ends their event streams.
+fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
+    let api = Arc::new(Api {
+        node,
+        hosts: config.hosts,
+        admin_token: config.admin_token,
+        streams: Arc::new(Semaphore::new(config.max_event_streams)),
+        closing: watch::channel(false).0,
+    });
+    let router = Router::new()
+        .route("/", get(dashboard::page))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard.css", get(dashboard::style))
+        .route("/metrics", get(metrics))
         .route("/api/v1/health", get(health))
         .route("/api/v1/pools", get(pools))
         .route("/api/v1/pool/{id}", get(pool))
@@ -83,9 +164,38 @@ pub fn router(node: Arc<PoolNode>, hosts: Vec<String>) -> Router {
         .route("/api/v1/payouts/current", get(current_payouts))
         .route("/api/v1/peers", get(peers))
         .route("/api/v1/network", get(network))
+        .route("/api/v1/events", get(events::stream))
+        .route("/api/v1/admin/republish", post(admin::republish))
+        .route("/api/v1/admin/follow", post(admin::follow))
         .fallback(|| async { not_found("no such endpoint") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(api.clone(), check_host))
-        .with_state(api)
+        .with_state(api.clone());
+    (router, api)
+}
+
+/// Headers every answer carries: no sniffing, no framing, no referrer,
+/// and a page that loads only its own scripts and styles.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+        ),
+    );
+    response
 }
 
 /// Refuses a request whose `Host` the API was not bound for (DNS
@@ -104,18 +214,45 @@ async fn check_host(State(api): State<Arc<Api>>, request: Request, next: Next) -
     next.run(request).await
 }
 
-/// Serves the API on `listener` until `shutdown`.
+/// Serves the API on `listener` until `shutdown`, at most
+/// `config.max_connections` connections at once.
 pub async fn serve(
     node: Arc<PoolNode>,
     listener: tokio::net::TcpListener,
-    extra_hosts: Vec<String>,
+    config: ApiConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let mut hosts = default_hosts(listener.local_addr()?);
-    hosts.extend(extra_hosts.into_iter().map(|h| h.to_ascii_lowercase()));
-    axum::serve(listener, router(node, hosts))
-        .with_graceful_shutdown(shutdown)
+    let listener = CappedListener::new(listener, config.max_connections);
+    let (router, api) = app(node, config);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            api.closing.send_replace(true);
+        })
         .await
+}
+
+/// The node's metrics and libp2p's, in Prometheus' text format.
+async fn metrics(State(api): State<Arc<Api>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        api.node.metrics_text(),
+    )
+        .into_response()
+}
+
+/// Hashrates by window label (`1m`, `15m`, `1h`, `24h`), hashes per
+/// second.
+fn by_window(rates: [f64; 4]) -> Value {
+    let map: serde_json::Map<String, Value> = WINDOW_LABELS
+        .iter()
+        .zip(rates)
+        .map(|(label, rate)| ((*label).to_owned(), json!(rate.round())))
+        .collect();
+    Value::Object(map)
 }
 
 async fn health(State(api): State<Arc<Api>>) -> Json<Value> {
@@ -193,25 +330,46 @@ async fn pool(
             None => json!({"mode": "ledger"}),
         };
         body["blocks_settled"] = json!(node.blocks().len());
+        if let Some(keeper) = node.links() {
+            let now = node.config().clock.now();
+            body["hashrate"] = by_window(keeper.chain_hashrate(now, HASHRATE_WINDOWS_SECS));
+            body["recent_links"] = json!(keeper.recent_links(RECENT_LINKS));
+        }
         if let Some((addr, stats)) = node.stratum() {
             let workers = stats.workers();
+            let now_ms = stats.now_ms();
             let rejected: BTreeMap<&str, u64> = RejectReason::ALL
                 .iter()
                 .map(|r| (r.name(), stats.rejected(*r)))
                 .collect();
-            let miners: std::collections::BTreeSet<&str> = workers
-                .iter()
-                .map(|(w, _)| w.split_once('.').map_or(w.as_str(), |(a, _)| a))
+            let mut miners: BTreeMap<&str, (u64, usize, f64)> = BTreeMap::new();
+            for (name, w) in &workers {
+                let m = miners.entry(miner_of(name)).or_default();
+                m.0 += w.shares;
+                m.1 += 1;
+                m.2 += w.rates.rates(now_ms)[1];
+            }
+            let mut top: Vec<(&str, (u64, usize, f64))> =
+                miners.iter().map(|(k, v)| (*k, *v)).collect();
+            top.sort_by(|a, b| b.1 .2.total_cmp(&a.1 .2).then(a.0.cmp(b.0)));
+            top.truncate(MAX_MINERS_SHOWN);
+            let top: Vec<Value> = top
+                .into_iter()
+                .map(|(miner, (shares, workers, rate))| {
+                    json!({"miner": miner, "shares": shares, "workers": workers, "hashrate_15m": rate.round()})
+                })
                 .collect();
             body["stratum"] = json!({
                 "address": addr.to_string(),
-                "connections": stats.connections_open.load(std::sync::atomic::Ordering::Relaxed),
+                "connections": stats.connections_open.load(Ordering::Relaxed),
                 "miners": miners.len(),
                 "workers": workers.len(),
-                "hashrate": workers.iter().map(|(_, w)| w.hashrate()).sum::<u128>().to_string(),
-                "shares_accepted": stats.accepted.load(std::sync::atomic::Ordering::Relaxed),
+                "hashrate": by_window(stats.hashrate()),
+                "history": node.watch.history(),
+                "shares_accepted": stats.accepted.load(Ordering::Relaxed),
                 "shares_rejected": rejected,
-                "blocks_found": stats.blocks.load(std::sync::atomic::Ordering::Relaxed),
+                "blocks_found": stats.blocks.load(Ordering::Relaxed),
+                "top_miners": top,
             });
         }
     }
@@ -225,19 +383,20 @@ async fn miner(
     let id = PayoutId::new(address.as_str())
         .map_err(|_| bad_request("a payout id is 1 to 64 letters, digits, '_', '-' or ':'"))?;
     let node = &api.node;
+    let now_ms = node.stratum().map_or(0, |(_, stats)| stats.now_ms());
     let workers: Vec<Value> = node
         .stratum()
         .map(|(_, stats)| stats.workers())
         .unwrap_or_default()
         .into_iter()
-        .filter(|(w, _)| w.split_once('.').map_or(w.as_str(), |(a, _)| a) == id.as_str())
+        .filter(|(w, _)| miner_of(w) == id.as_str())
         .take(MAX_WORKERS_SHOWN)
         .map(|(name, w)| {
             json!({
                 "worker": name,
                 "shares": w.shares,
-                "hashrate": w.hashrate().to_string(),
-                "last_share_ms": w.last_ms,
+                "hashrate": by_window(w.rates.rates(now_ms)),
+                "last_share_secs_ago": now_ms.saturating_sub(w.last_ms) / 1000,
             })
         })
         .collect();
@@ -254,12 +413,26 @@ async fn miner(
         .links()
         .and_then(|k| k.current_split())
         .map_or(0, |s| s.amount_for(&id));
-    if workers.is_empty() && paid.is_empty() && next == 0 {
+    let window = node.links().and_then(|k| k.current_window());
+    let weight = window.as_ref().map_or(0, |w| {
+        w.weights
+            .binary_search_by(|(p, _)| p.cmp(&id))
+            .map_or(0, |i| w.weights[i].1)
+    });
+    if workers.is_empty() && paid.is_empty() && next == 0 && weight == 0 {
         return Err(not_found("no work or payout for this payout id here"));
     }
     Ok(Json(json!({
         "payout_id": id.as_str(),
         "workers": workers,
+        "window": {
+            "weight": weight.to_string(),
+            "total": window
+                .as_ref()
+                .map_or(0, |w| w.weights.iter().map(|(_, x)| *x).sum::<u128>())
+                .to_string(),
+            "links": window.as_ref().map_or(0, |w| w.links),
+        },
         "next_block_estimate_atoms": next,
         "paid": paid,
     })))

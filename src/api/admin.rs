@@ -1,0 +1,159 @@
+//! Admin actions: only a `POST` carrying the node's bearer token, kept in
+//! its data directory (`api-token`, readable by its owner alone), is
+//! obeyed. A node without a data directory has no token and obeys none.
+
+use std::fmt;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::Json;
+use chiral_pool_core::ids::PoolId;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{parse_pool, Api, ApiError};
+
+/// The token's file in a node's data directory.
+pub const TOKEN_FILE: &str = "api-token";
+
+/// The secret admin actions need: 32 random bytes, as 64 hex digits.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AdminToken(..)")
+    }
+}
+
+impl AdminToken {
+    /// A fresh random token.
+    pub fn generate() -> Self {
+        let bytes: [u8; 32] = rand::random();
+        AdminToken(hex::encode(bytes))
+    }
+
+    /// The token in `dir`'s [`TOKEN_FILE`], written there first (owner
+    /// read and write only) if there is none. A file that does not hold
+    /// 64 hex digits is an error, not replaced.
+    pub fn load_or_create(dir: &Path) -> std::io::Result<Self> {
+        let path = dir.join(TOKEN_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let token = text.trim();
+                let valid = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
+                if !valid {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{} does not hold 64 hex digits", path.display()),
+                    ));
+                }
+                Ok(AdminToken(token.to_ascii_lowercase()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir)?;
+                let token = Self::generate();
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(&path)?;
+                writeln!(file, "{}", token.0)?;
+                file.sync_all()?;
+                Ok(token)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The token's text (what a client sends as `Bearer <token>`).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` is the token, compared in time independent of
+    /// where they differ.
+    fn matches(&self, presented: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), presented.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+/// Refuses a request without the token: 403 if the node has none, 401
+/// if it is missing or wrong.
+fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(token) = &api.admin_token else {
+        return Err(ApiError(
+            StatusCode::FORBIDDEN,
+            "admin actions are off: this node has no data directory for a token".into(),
+        ));
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if token.matches(presented.trim()) {
+        Ok(())
+    } else {
+        Err(ApiError(
+            StatusCode::UNAUTHORIZED,
+            format!("admin actions need 'Authorization: Bearer <token>' (the token is in the data directory's {TOKEN_FILE})"),
+        ))
+    }
+}
+
+/// `POST /api/v1/admin/republish`: the node's signed records (its pool's
+/// announcement, its directory entry) are put to the DHT now.
+pub(super) async fn republish(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&api, &headers)?;
+    api.node
+        .manager
+        .republish()
+        .await
+        .map_err(|e| ApiError(StatusCode::BAD_GATEWAY, format!("republish failed: {e}")))?;
+    Ok(Json(json!({"republished": true})))
+}
+
+/// What `POST /api/v1/admin/follow` takes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FollowRequest {
+    /// The pool id, hex.
+    pool: String,
+}
+
+/// `POST /api/v1/admin/follow` with `{"pool": "<id>"}`: the node finds
+/// the pool in the DHT and follows it (a node follows one pool).
+pub(super) async fn follow(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    body: Result<Json<FollowRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    authorize(&api, &headers)?;
+    let Json(request) = body.map_err(|e| {
+        // Too large stays 413; any other bad body is a malformed request.
+        let status = match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError(status, format!("bad request body: {e}"))
+    })?;
+    let id: PoolId = parse_pool(&request.pool)?;
+    let ann = api
+        .node
+        .find_pool(&id)
+        .await
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "pool not found in the DHT".into()))?;
+    api.node
+        .follow(&ann)
+        .await
+        .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))?;
+    Ok(Json(json!({"following": id.to_hex()})))
+}

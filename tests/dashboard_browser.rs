@@ -1,0 +1,299 @@
+//! The dashboard in a real browser: Debian's `chromium`, headless,
+//! driven over WebDriver by its `chromedriver`, loads the page from a
+//! running node with a miner attached; the page's script reads the API
+//! and applies the event stream, and the test waits (polling the DOM, no
+//! fixed sleeps) until the pool, chart data and a found block show, then
+//! until an event moves the share chain's height on. Skips, saying so,
+//! where chromium or chromedriver is not installed (CI installs both).
+//!
+//! WebDriver rather than `--dump-dom`: an open event stream is a network
+//! fetch that never ends, and chromium's virtual time waits for those.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chiral_pool::api::{serve, ApiConfig};
+use chiral_pool::core::identity::Keypair;
+use chiral_pool::core::ids::PayoutId;
+use chiral_pool::core::payout::AddressNetwork;
+use chiral_pool::core::pow::Target;
+use chiral_pool::core::sharechain::CoinbaseRules;
+use chiral_pool::demo::demo_address;
+use chiral_pool::miner::{run_cpu_miner, MinerStats};
+use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
+use chiral_pool::stratum::client::ClientConfig;
+use serde_json::{json, Value};
+
+/// Debian's paths, or `CHROMIUM` and `CHROMEDRIVER` if set.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let find = |var: &str, default: &str| {
+        let path = std::env::var_os(var)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(default));
+        path.exists().then_some(path)
+    };
+    Some((
+        find("CHROMIUM", "/usr/bin/chromium")?,
+        find("CHROMEDRIVER", "/usr/bin/chromedriver")?,
+    ))
+}
+
+/// A chromedriver process, killed when dropped.
+struct Driver {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+    session: Option<String>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    async fn start(driver: &PathBuf) -> Driver {
+        // A free loopback port for the driver (it takes no port 0).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let d = Driver {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+            session: None,
+        };
+        // Poll its status until it answers ready.
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Ok(r) = d.http.get(format!("{}/status", d.base)).send().await {
+                    if let Ok(v) = r.json::<Value>().await {
+                        if v["value"]["ready"] == true {
+                            return;
+                        }
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(ready.is_ok(), "chromedriver answered");
+        d
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let response = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .expect("chromedriver answered");
+        let status = response.status();
+        let value: Value = response.json().await.expect("JSON");
+        assert!(status.is_success(), "{path}: {value}");
+        value["value"].clone()
+    }
+
+    async fn open(&mut self, chromium: &PathBuf, url: &str) {
+        let profile = std::env::temp_dir().join(format!(
+            "chiral-chromium-{}",
+            &Keypair::generate().public().to_hex()[..12]
+        ));
+        let capabilities = json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1600",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }}}});
+        let session = self
+            .call(reqwest::Method::POST, "/session", capabilities)
+            .await;
+        let id = session["sessionId"].as_str().expect("a session").to_owned();
+        self.session = Some(id);
+        self.call(
+            reqwest::Method::POST,
+            &self.path("/url"),
+            json!({"url": url}),
+        )
+        .await;
+    }
+
+    fn path(&self, tail: &str) -> String {
+        format!(
+            "/session/{}{tail}",
+            self.session.as_deref().unwrap_or_default()
+        )
+    }
+
+    /// Runs `script` in the page and returns its value.
+    async fn eval(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            &self.path("/execute/sync"),
+            json!({"script": script, "args": []}),
+        )
+        .await
+    }
+
+    /// Polls `script` until it returns true (or `limit` passes).
+    async fn wait_for(&self, script: &str, limit: Duration) -> bool {
+        tokio::time::timeout(limit, async {
+            while self.eval(script).await != true {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+        .await
+        .is_ok()
+    }
+
+    async fn close(&mut self) {
+        if self.session.is_some() {
+            self.call(reqwest::Method::DELETE, &self.path(""), json!({}))
+                .await;
+            self.session = None;
+        }
+    }
+}
+
+/// The markup of the element whose `id` is `id`, up to its table's end.
+fn table<'a>(dom: &'a str, id: &str) -> &'a str {
+    let start = dom
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no #{id} in the DOM"));
+    let rest = &dom[start..];
+    &rest[..rest.find("</table>").unwrap_or(rest.len())]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
+    let Some((chromium, chromedriver)) = browser() else {
+        eprintln!(
+            "skipped: chromium or chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+        return;
+    };
+    let mut config = NodeConfig::new(Keypair::generate());
+    config.chain_bits = Target::from_difficulty(1.0 / 8192.0)
+        .expect("difficulty")
+        .to_compact_lossy();
+    config.share_difficulty = 1.0 / 65_536.0;
+    config.share_interval_secs = 1.0;
+    config.stratum = Some("127.0.0.1:0".parse().expect("addr"));
+    let owner = PayoutId::new(demo_address("owner")).expect("an id");
+    config.announce = Some(PoolSpec {
+        link_spacing_secs: 1,
+        coinbase: Some(CoinbaseRules::bitcoin(AddressNetwork::Bitcoin, owner)),
+        ..PoolSpec::new("browser-test")
+    });
+    let node = PoolNode::start(config).await.expect("node");
+    let pool = node.pool().expect("a pool");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let api = tokio::spawn(serve(
+        node.clone(),
+        listener,
+        ApiConfig::new(addr),
+        async move {
+            let _ = api_stopped.await;
+        },
+    ));
+
+    // A miner that keeps mining while the page loads: links and samples
+    // keep coming on the event stream.
+    let miner_address = demo_address("browser-miner");
+    let stop = chiral_pool::node::stop_flag();
+    let (stratum, _) = node.stratum().expect("serving");
+    let mut c = ClientConfig::new(stratum.to_string(), format!("{miner_address}.rig1"));
+    c.suggest_difficulty = Some(1.0 / 65_536.0);
+    let mining = tokio::spawn(run_cpu_miner(
+        c,
+        Arc::new(MinerStats::default()),
+        stop.clone(),
+    ));
+    // Polls node state the test reads, not a sleep standing in for a
+    // signal: a settled block and a hashrate sample.
+    let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        while node.blocks().is_empty() || node.watch.history().is_empty() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "a block was settled and a sample taken");
+
+    let url = format!("http://{addr}/");
+    let mut driver = Driver::start(&chromedriver).await;
+    driver.open(&chromium, &url).await;
+    let limit = Duration::from_secs(30);
+    // The snapshot: the pool with its badge, chart points, a block row.
+    let snapshot = "return document.querySelectorAll('#blocks tbody tr').length > 0 \
+        && document.querySelector('#pools .badge') !== null \
+        && Number(document.getElementById('chart').dataset.points) > 0";
+    let loaded = driver.wait_for(snapshot, limit).await;
+    let dom = driver
+        .eval("return document.documentElement.outerHTML")
+        .await;
+    let dom = dom.as_str().unwrap_or_default().to_owned();
+    // Live: an event moves the shown height past the snapshot's.
+    let shown: u64 = driver
+        .eval("return document.getElementById('chain-height').textContent")
+        .await
+        .as_str()
+        .and_then(|h| h.parse().ok())
+        .expect("a height is shown");
+    let moved = driver
+        .wait_for(
+            &format!(
+                "return Number(document.getElementById('chain-height').textContent) > {shown}"
+            ),
+            limit,
+        )
+        .await;
+    driver.close().await;
+    drop(driver);
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let _ = mining.await;
+    let _ = stop_api.send(());
+    let _ = api.await;
+    node.shutdown().await;
+
+    assert!(loaded, "the snapshot showed: {dom}");
+    assert!(!dom.contains("API unreachable"), "the API answered: {dom}");
+    let pools = table(&dom, "pools");
+    assert!(
+        pools.contains(&pool.to_hex()),
+        "the pool is listed: {pools}"
+    );
+    assert!(pools.contains(">P2P<"), "with its P2P badge: {pools}");
+    assert!(dom.contains("<polyline id=\"chart-line\" points=\""));
+    let blocks = table(&dom, "blocks");
+    assert!(
+        blocks.contains(&miner_address[..8]),
+        "with its finder: {blocks}"
+    );
+    let links = table(&dom, "links");
+    assert!(links.contains(&miner_address[..8]), "recent links: {links}");
+    assert!(
+        moved,
+        "an event moved the share chain's height past {shown}"
+    );
+}
