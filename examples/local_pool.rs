@@ -73,10 +73,17 @@ async fn main() -> ExitCode {
         ..LocalPoolConfig::default()
     };
     let mut shown = false;
-    println!(
-        "starting {} nodes, {} miners; waiting for {} blocks (at most {} s)",
-        config.nodes, config.miners, config.blocks, args.duration
-    );
+    if args.serve {
+        println!(
+            "starting {} nodes, {} miners; serving until Ctrl-C",
+            config.nodes, config.miners
+        );
+    } else {
+        println!(
+            "starting {} nodes, {} miners; waiting for {} blocks (at most {} s)",
+            config.nodes, config.miners, config.blocks, args.duration
+        );
+    }
     let report = match run_local_pool(config, |p| {
         if !shown && !p.dashboards.is_empty() {
             shown = true;

@@ -13,6 +13,7 @@ use std::time::Instant;
 
 use clap::Parser;
 
+mod api;
 mod dht;
 mod journal;
 mod payout;
@@ -21,6 +22,7 @@ mod sharechain;
 mod shares;
 mod stratum;
 
+use api::api_figures;
 use dht::dht_figures;
 use journal::journal_figures;
 use payout::{coinbase_figures, payout_figures};
@@ -35,7 +37,7 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Run only these sections (comma separated: share, payout, record,
-    /// stratum, dht, journal, sharechain, gossip).
+    /// stratum, api, dht, journal, sharechain, gossip).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Internal: run as the Stratum load client against this address.
@@ -120,6 +122,10 @@ fn main() {
     if wants("stratum") {
         eprintln!("measuring stratum load...");
         runtime.block_on(stratum_figures(&mut figs, one_core, args.quick));
+    }
+    if wants("api") {
+        eprintln!("measuring the Stratum path with the API watched...");
+        runtime.block_on(api_figures(&mut figs, args.quick));
     }
     if wants("journal") {
         eprintln!("measuring the share journal at start-up...");

@@ -49,7 +49,7 @@ pub async fn load_client(addr: String, connections: usize, seconds: u64, rate: f
         let user = format!("m{i}.x");
         tasks.spawn(async move {
             let mut lat = (Vec::new(), Vec::new());
-            let Some((job_id, ntime)) = job else { return (lat, None) };
+            let Some((mut job_id, mut ntime)) = job else { return (lat, None) };
             let mut nonce: u32 = 0;
             // Open loop: connection i submits every n/rate seconds, its
             // phase offset by i/rate so the connections spread evenly over
@@ -79,10 +79,15 @@ pub async fn load_client(addr: String, connections: usize, seconds: u64, rate: f
                 if w.write_all(line.as_bytes()).await.is_err() {
                     break;
                 }
-                // Skip pushed notifications: only the reply ends the wait.
+                // Pushed notifications do not end the wait; a new job is
+                // what the next submits work on (as a miner would).
                 let replied = loop {
                     match lines.next_line().await {
-                        Ok(Some(l)) if l.contains("\"method\"") => continue,
+                        Ok(Some(l)) if l.contains("\"method\"") => {
+                            if let Some((id, time)) = notify_job(&l) {
+                                (job_id, ntime) = (id, time);
+                            }
+                        }
                         Ok(Some(_)) => break true,
                         _ => break false,
                     }
@@ -118,18 +123,26 @@ pub async fn load_client(addr: String, connections: usize, seconds: u64, rate: f
     drop(open);
 }
 
+/// The job id and ntime of a `mining.notify` line.
+fn notify_job(line: &str) -> Option<(String, String)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v["method"] != "mining.notify" {
+        return None;
+    }
+    Some((
+        v["params"][0].as_str()?.to_owned(),
+        v["params"][7].as_str()?.to_owned(),
+    ))
+}
+
 /// Reads the handshake replies and the first notify; returns (job id, ntime).
 pub async fn lines_take(
     lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>>,
 ) -> Option<(String, String)> {
     for _ in 0..8 {
         let line = lines.next_line().await.ok()??;
-        let v: serde_json::Value = serde_json::from_str(&line).ok()?;
-        if v["method"] == "mining.notify" {
-            return Some((
-                v["params"][0].as_str()?.to_owned(),
-                v["params"][7].as_str()?.to_owned(),
-            ));
+        if let Some(job) = notify_job(&line) {
+            return Some(job);
         }
     }
     None
@@ -197,7 +210,7 @@ impl LoadRun {
     }
 
     /// The client's own load window, seconds.
-    fn window(&self) -> f64 {
+    pub fn window(&self) -> f64 {
         self.summary["window_s"]
             .as_f64()
             .filter(|w| *w > 0.0)

@@ -99,6 +99,9 @@ pub struct NodeConfig {
     pub share_difficulty: f64,
     /// Vardiff's wanted seconds between shares. Default: 2.
     pub share_interval_secs: f64,
+    /// Highest share difficulty vardiff may set. Default: none (the
+    /// Stratum server's own ceiling).
+    pub max_share_difficulty: Option<f64>,
     /// Block reward of a fresh synthetic chain, atoms (each block's
     /// coinbase pays it; the share chain splits what a block's coinbase
     /// holds). Default: 5,000,000,000.
@@ -135,6 +138,7 @@ impl NodeConfig {
             chain_bits: CompactTarget::from_consensus(0x1f00_ffff),
             share_difficulty: 1.0 / 65_536.0,
             share_interval_secs: 2.0,
+            max_share_difficulty: None,
             reward: DEFAULT_REWARD,
             share_slot: Duration::from_secs(5),
             lookback: Duration::from_secs(120),

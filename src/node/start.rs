@@ -374,7 +374,13 @@ fn server_config(config: &NodeConfig, pool: PoolId) -> Result<ServerConfig, Node
     let mut server = ServerConfig::new(pool);
     server.initial_difficulty = config.share_difficulty;
     server.vardiff.target_interval_secs = config.share_interval_secs;
-    server.vardiff.min_difficulty = config.share_difficulty / 16.0;
+    // A sixteenth of the first difficulty, but never below the smallest
+    // difficulty there is (one fixed-point unit).
+    server.vardiff.min_difficulty = (config.share_difficulty / 16.0)
+        .max(chiral_pool_core::pow::Difficulty::from_raw(1).as_f64());
+    if let Some(max) = config.max_share_difficulty {
+        server.vardiff.max_difficulty = max;
+    }
     // Once a block is known, shares on the old tip are stale.
     server.max_tips = 1;
     server.check()?;

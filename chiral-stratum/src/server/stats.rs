@@ -274,3 +274,78 @@ impl ServerStats {
         workers.iter().map(|(k, v)| (k.clone(), *v)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Work at a steady rate reads as that rate in every window, from
+        /// a young meter to one many windows old, whatever the spacing.
+        #[test]
+        fn a_steady_rate_reads_as_itself(
+            rate in 1u64..1_000_000_000_000,
+            spacing_ms in 100u64..20_000,
+            shares in 30u64..3_000,
+        ) {
+            let mut meter = Hashrate::starting_at(0);
+            let work = u128::from(rate) * u128::from(spacing_ms) / 1000;
+            for i in 1..=shares {
+                meter.add(work, i * spacing_ms);
+            }
+            let now = shares * spacing_ms;
+            let expected = work as f64 * 1000.0 / spacing_ms as f64;
+            for (window, got) in HASHRATE_WINDOWS_SECS.iter().zip(meter.rates(now)) {
+                // Shares a window holds: the fewer, the noisier a decaying
+                // sum of them is (a share's arrival steps it).
+                let held = ((window * 1000) as f64 / spacing_ms as f64).min(shares as f64);
+                let tolerance = 1.5 / held.max(1.0) + 0.01;
+                prop_assert!(
+                    (got / expected - 1.0).abs() <= tolerance,
+                    "window {}: {} vs {} (tolerance {})", window, got, expected, tolerance
+                );
+            }
+        }
+
+        /// Silence after work lowers the short windows first; no rate is
+        /// ever negative or not a number.
+        #[test]
+        fn silence_decays_short_windows_first(work in 1u128..1_000_000_000, quiet_s in 1u64..100_000) {
+            let mut meter = Hashrate::starting_at(0);
+            for i in 1..=600u64 {
+                meter.add(work, i * 1000);
+            }
+            let later = meter.rates(600_000 + quiet_s * 1000);
+            prop_assert!(later.iter().all(|r| r.is_finite() && *r >= 0.0));
+            prop_assert!(later[0] <= later[1] + 1e-9 * later[1].max(1.0));
+            prop_assert!(later[1] <= later[2] + 1e-9 * later[2].max(1.0));
+        }
+    }
+
+    #[test]
+    fn server_counts_every_accepted_share_in_its_rate() {
+        let stats = ServerStats::default();
+        let d = Difficulty::from_raw(1 << 32);
+        for i in 0..60u64 {
+            stats.accept("a.rig", d, i * 1000);
+            stats.accept("b", d, i * 1000);
+        }
+        let workers = stats.workers();
+        assert_eq!(workers.len(), 2);
+        let now = 60_000;
+        let a = workers[0].1.rates.rates(now)[0];
+        let b = workers[1].1.rates.rates(now)[0];
+        assert!((a - b).abs() < 1e-6 * a, "same work, same rate");
+        // The server's meter started at 0 and saw both workers.
+        let server = {
+            let meter = stats.rates.lock().unwrap_or_else(|e| e.into_inner());
+            meter.rates(now)[0]
+        };
+        assert!(
+            (server / (a + b) - 1.0).abs() < 0.05,
+            "{server} vs {}",
+            a + b
+        );
+    }
+}

@@ -4,7 +4,7 @@
 "use strict";
 
 const API = "/api/v1";
-const MAX_LINKS = 20;
+const MAX_LINKS = 12;
 const MAX_BLOCKS = 20;
 const MAX_POINTS = 720;
 
@@ -132,7 +132,7 @@ function showPool(pool) {
     text("chain-uncles", String(pool.chain.uncles));
     text("chain-tip", pool.chain.tip || "–");
   }
-  state.links = pool.recent_links || [];
+  state.links = (pool.recent_links || []).slice(0, MAX_LINKS);
   showLinks();
 }
 
