@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Screenshot of a dashboard page in headless chromium, over WebDriver.
 
-    scripts/screenshot.py http://127.0.0.1:PORT/ docs/dashboard.png
+    scripts/screenshot.py http://127.0.0.1:PORT/ docs/dashboard.png [WIDTHxHEIGHT]
 
 Waits until the page shows a found block and chart data (polling the DOM),
 then saves a PNG. Needs Debian's chromium and chromium-driver.
@@ -25,9 +25,10 @@ def call(base, method, path, body=None):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
     url, out = sys.argv[1], sys.argv[2]
+    size = sys.argv[3].replace("x", ",") if len(sys.argv) == 4 else "1280,1500"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -46,7 +47,7 @@ def main():
         args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                 "--no-first-run", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1500",
+                "--disable-dev-shm-usage", f"--window-size={size}",
                 "--hide-scrollbars", f"--user-data-dir={profile}"]
         session = call(base, "POST", "/session", {"capabilities": {"alwaysMatch": {
             "goog:chromeOptions": {"binary": "/usr/bin/chromium", "args": args}}}})

@@ -284,10 +284,29 @@ async fn pools(State(api): State<Arc<Api>>) -> Json<Value> {
                 "source": match p.source { Source::Network => "dht", Source::Cache => "cache" },
                 "p2p": true,
                 "followed": Some(a.id) == followed,
+                "chain": chain_params(&a.chain),
             })
         })
         .collect();
     Json(json!({ "pools": list }))
+}
+
+/// The share chain rules a pool runs by, as the API shows them.
+fn chain_params(p: &chiral_pool_core::sharechain::ChainParams) -> Value {
+    let payouts = match p.coinbase_rules() {
+        Some(rules) => json!({"mode": "coinbase", "network": rules.network.to_string(), "owner": rules.owner.as_str()}),
+        None => json!({"mode": "ledger"}),
+    };
+    json!({
+        "link_spacing_secs": p.target_spacing_secs,
+        "window_bps": p.window.bps(),
+        "max_window_links": p.max_window_links,
+        "uncle_depth": p.uncle_depth,
+        "uncle_share_bps": p.uncle_share.bps(),
+        "fee_bps": p.fee.bps(),
+        "finder_bonus_bps": p.finder_bonus.bps(),
+        "payouts": payouts,
+    })
 }
 
 fn parse_pool(id: &str) -> Result<PoolId, ApiError> {

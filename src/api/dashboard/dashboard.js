@@ -115,7 +115,7 @@ function showPool(pool) {
     text("rate-1h", rate(s.hashrate["1h"]));
     text("rate-24h", rate(s.hashrate["24h"]));
     const rejected = Object.values(s.shares_rejected).reduce((a, b) => a + b, 0);
-    text("shares", s.shares_accepted + " ok / " + rejected + " rejected");
+    text("shares", s.shares_accepted + " / " + rejected);
     state.history = s.history || [];
     drawChart();
     fill("miners", s.top_miners || [], (tr, m) => {
