@@ -41,8 +41,12 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     ("stratum_workers", "Workers with accepted shares."),
     (
-        "stratum_hashrate",
-        "Hashes per second of accepted shares, by window.",
+        "stratum_accepted_work_hashes",
+        "Expected hashes behind the accepted shares: rate() of it is the hashrate.",
+    ),
+    (
+        "stratum_hashrate_hashes_per_second",
+        "Estimated hashrate of the accepted shares, by window.",
     ),
     ("sharechain_height", "Share chain height of the best tip."),
     ("sharechain_links", "Valid links held."),
@@ -56,7 +60,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     ("sharechain_links_verified", "Links found valid."),
     ("sharechain_links_refused", "Links refused as invalid."),
-    ("blocks_settled", "Blocks settled on the best branch."),
+    ("blocks_settled", "Blocks settled (any branch)."),
     ("dht_peers", "Peers in the Kademlia routing table."),
     (
         "dht_records_accepted",
@@ -142,9 +146,20 @@ impl Collector for NodeMetrics {
                 "stratum_connections_accepted",
                 stats.connections_total.load(Ordering::Relaxed),
             )?;
-            gauge(e, "stratum_workers", stats.workers().len() as u64)?;
+            gauge(e, "stratum_workers", stats.worker_count() as u64)?;
             {
-                let name = "stratum_hashrate";
+                // A float counter: work outgrows u64 on a large pool.
+                let name = "stratum_accepted_work_hashes";
+                let metric = ConstCounter::new(stats.work_total() as f64);
+                metric.encode(e.encode_descriptor(
+                    name,
+                    help(name),
+                    None,
+                    metric.metric_type(),
+                )?)?;
+            }
+            {
+                let name = "stratum_hashrate_hashes_per_second";
                 let mut family = e.encode_descriptor(name, help(name), None, MetricType::Gauge)?;
                 for (label, rate) in WINDOW_LABELS.iter().zip(stats.hashrate()) {
                     let labels = [("window", *label)];
@@ -160,7 +175,7 @@ impl Collector for NodeMetrics {
             gauge(e, "sharechain_uncles", chain.uncles as u64)?;
             counter(e, "sharechain_links_verified", chain.verified)?;
             counter(e, "sharechain_links_refused", chain.rejected)?;
-            gauge(e, "blocks_settled", keeper.blocks().len() as u64)?;
+            gauge(e, "blocks_settled", keeper.settled_count() as u64)?;
         }
         let dht = node.store.stats().snapshot();
         gauge(e, "dht_peers", node.store.peer_count() as u64)?;

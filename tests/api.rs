@@ -248,7 +248,7 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
         text.contains("chiral_stratum_shares_rejected_total{reason=\"stale\"} 0"),
         "{text}"
     );
-    assert!(text.contains("chiral_stratum_hashrate{window=\"15m\"}"));
+    assert!(text.contains("chiral_stratum_hashrate_hashes_per_second{window=\"15m\"}"));
     for (name, _) in chiral_pool::metrics::METRICS {
         assert!(
             text.contains(&format!("# HELP chiral_{name} ")),
@@ -322,6 +322,11 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
         status_of(admin("/api/v1/admin/republish", bearer.clone(), "")).await,
         StatusCode::OK
     );
+    let lower = Some(format!("bearer {}", token.as_str()));
+    assert_eq!(
+        status_of(admin("/api/v1/admin/republish", lower, "")).await,
+        StatusCode::OK
+    );
     let follow = format!("{{\"pool\": \"{pool}\"}}");
     assert_eq!(
         status_of(admin("/api/v1/admin/follow", bearer.clone(), &follow)).await,
@@ -384,6 +389,65 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
     assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
     let (status, _) = get(&app, "/api/v1/health", "127.0.0.1:9999").await;
     assert_eq!(status, StatusCode::MISDIRECTED_REQUEST);
+    // A page of another site that names the right host is refused too.
+    let request = Request::get("/api/v1/health")
+        .header("host", HOST)
+        .header("sec-fetch-site", "cross-site")
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("answered");
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert!(response.headers().contains_key("content-security-policy"));
+    // The newest blocks only, on request; a bad limit is a 400.
+    let (status, newest) = get(&app, "/api/v1/blocks?limit=1", HOST).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(newest["blocks"].as_array().map(Vec::len), Some(1));
+    let (status, _) = get(&app, "/api/v1/blocks?limit=many", HOST).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 
+    node.shutdown().await;
+}
+
+/// A stalled client (half a request line) and an open event stream do not
+/// hold the server past its grace period, and the stream ends at shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_returns_at_shutdown_whatever_clients_hold() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
+        .await
+        .expect("node");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(chiral_pool::api::serve(
+        node.clone(),
+        listener,
+        ApiConfig::new(addr),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stalled
+        .write_all(b"GET / HTTP/1.1\r\n")
+        .await
+        .expect("write");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).await.expect("a reply");
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+    let _ = stop.send(());
+    let limit = chiral_pool::api::SHUTDOWN_GRACE + Duration::from_secs(5);
+    let returned = tokio::time::timeout(limit, server).await;
+    assert!(returned.is_ok(), "serve returned within its grace period");
+    // The event stream was ended, not left hanging: reading reaches its end.
+    let mut rest = Vec::new();
+    let ended = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
+    assert!(ended.is_ok(), "the event stream ended");
+    drop(stalled);
     node.shutdown().await;
 }

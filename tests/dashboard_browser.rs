@@ -260,10 +260,13 @@ async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
         .as_str()
         .and_then(|h| h.parse().ok())
         .expect("a height is shown");
+    // The stream's own link events, not a later snapshot, must be seen:
+    // the page counts them.
     let moved = driver
         .wait_for(
             &format!(
-                "return Number(document.getElementById('chain-height').textContent) > {shown}"
+                "return Number(document.body.dataset.linkEvents || 0) > 0 \
+                 && Number(document.getElementById('chain-height').textContent) > {shown}"
             ),
             limit,
         )

@@ -20,7 +20,7 @@ use super::{parse_pool, Api, ApiError};
 pub const TOKEN_FILE: &str = "api-token";
 
 /// The secret admin actions need: 32 random bytes, as 64 hex digits.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct AdminToken(String);
 
 impl fmt::Debug for AdminToken {
@@ -94,7 +94,11 @@ fn authorize(api: &Api, headers: &HeaderMap) -> Result<(), ApiError> {
     let presented = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            // The scheme's name is case-insensitive (RFC 9110).
+            let (scheme, token) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        })
         .unwrap_or_default();
     if token.matches(presented.trim()) {
         Ok(())

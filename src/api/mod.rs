@@ -9,9 +9,9 @@
 //! given explicitly), and no CORS header is ever sent. Bad input is a
 //! JSON error (400 for a malformed id, 404 for an unknown one), never a
 //! panic; every answer is built from bounded state the node already
-//! keeps, so no request can grow memory or wait on the network (but the
-//! admin action that looks a pool up). Connections, event streams and
-//! request bodies are capped.
+//! keeps, and lists are capped, so no request can grow memory or wait on
+//! the network (but the admin actions, which put to and read from the
+//! DHT). Connections, event streams and request bodies are capped.
 
 mod admin;
 mod dashboard;
@@ -49,11 +49,15 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 pub const DEFAULT_MAX_EVENT_STREAMS: usize = 16;
 /// Largest request body (admin actions' JSON).
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
+/// How long [`serve`] waits for open requests after its shutdown.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// Links of the best chain listed by `pool/<id>`.
 pub const RECENT_LINKS: usize = 20;
 
 /// Most workers listed for one miner.
 const MAX_WORKERS_SHOWN: usize = 256;
+/// Most blocks `/blocks` lists (the newest).
+pub const MAX_BLOCKS_SHOWN: usize = 1_000;
 /// Most miners listed by `pool/<id>` (the busiest over 15 minutes).
 const MAX_MINERS_SHOWN: usize = 50;
 
@@ -137,7 +141,10 @@ pub fn default_hosts(addr: SocketAddr) -> Vec<String> {
     hosts
 }
 
-/// The API's routes for `node`, answering as `config` says.
+/// The API's routes for `node`, answering as `config` says. Their event
+/// streams end when the node stops; [`serve`] also ends them when the
+/// server shuts down (a program serving this router itself should stop
+/// the node, or drop the connections, to end them).
 pub fn router(node: Arc<PoolNode>, config: ApiConfig) -> Router {
     app(node, config).0
 }
@@ -146,7 +153,11 @@ pub fn router(node: Arc<PoolNode>, config: ApiConfig) -> Router {
 fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
     let api = Arc::new(Api {
         node,
-        hosts: config.hosts,
+        hosts: config
+            .hosts
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
         admin_token: config.admin_token,
         streams: Arc::new(Semaphore::new(config.max_event_streams)),
         closing: watch::channel(false).0,
@@ -169,8 +180,8 @@ fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
         .route("/api/v1/admin/follow", post(admin::follow))
         .fallback(|| async { not_found("no such endpoint") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(api.clone(), check_host))
+        .layer(middleware::from_fn(security_headers))
         .with_state(api.clone());
     (router, api)
 }
@@ -192,14 +203,15 @@ async fn security_headers(request: Request, next: Next) -> Response {
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     );
     response
 }
 
 /// Refuses a request whose `Host` the API was not bound for (DNS
-/// rebinding), before any handler runs.
+/// rebinding), or that a browser says another site made, before any
+/// handler runs.
 async fn check_host(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
     let host = request
         .headers()
@@ -211,11 +223,27 @@ async fn check_host(State(api): State<Arc<Api>>, request: Request, next: Next) -
         return ApiError(StatusCode::MISDIRECTED_REQUEST, "host not allowed".into())
             .into_response();
     }
+    // A page of another site may still name the right host (an image, a
+    // no-cors fetch): browsers say where a request came from.
+    let site = request
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("none");
+    if site == "cross-site" || site == "same-site" {
+        return ApiError(
+            StatusCode::FORBIDDEN,
+            "cross-site requests are refused".into(),
+        )
+        .into_response();
+    }
     next.run(request).await
 }
 
 /// Serves the API on `listener` until `shutdown`, at most
-/// `config.max_connections` connections at once.
+/// `config.max_connections` connections at once. At `shutdown` the event
+/// streams end and open requests get [`SHUTDOWN_GRACE`] to finish; then
+/// it returns, whatever a stalled client still holds.
 pub async fn serve(
     node: Arc<PoolNode>,
     listener: tokio::net::TcpListener,
@@ -224,12 +252,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let listener = CappedListener::new(listener, config.max_connections);
     let (router, api) = app(node, config);
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            api.closing.send_replace(true);
-        })
-        .await
+    let mut closing = api.closing.subscribe();
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown.await;
+        api.closing.send_replace(true);
+    });
+    tokio::select! {
+        served = server => served,
+        _ = async {
+            let _ = closing.wait_for(|c| *c).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => Ok(()),
+    }
 }
 
 /// The node's metrics and libp2p's, in Prometheus' text format.
@@ -294,7 +328,9 @@ async fn pools(State(api): State<Arc<Api>>) -> Json<Value> {
 /// The share chain rules a pool runs by, as the API shows them.
 fn chain_params(p: &chiral_pool_core::sharechain::ChainParams) -> Value {
     let payouts = match p.coinbase_rules() {
-        Some(rules) => json!({"mode": "coinbase", "network": rules.network.to_string(), "owner": rules.owner.as_str()}),
+        Some(rules) => {
+            json!({"mode": "coinbase", "network": rules.network.to_string(), "owner": rules.owner.as_str()})
+        }
         None => json!({"mode": "ledger"}),
     };
     json!({
@@ -355,21 +391,27 @@ async fn pool(
             body["recent_links"] = json!(keeper.recent_links(RECENT_LINKS));
         }
         if let Some((addr, stats)) = node.stratum() {
-            let workers = stats.workers();
             let now_ms = stats.now_ms();
             let rejected: BTreeMap<&str, u64> = RejectReason::ALL
                 .iter()
                 .map(|r| (r.name(), stats.rejected(*r)))
                 .collect();
-            let mut miners: BTreeMap<&str, (u64, usize, f64)> = BTreeMap::new();
-            for (name, w) in &workers {
-                let m = miners.entry(miner_of(name)).or_default();
-                m.0 += w.shares;
-                m.1 += 1;
-                m.2 += w.rates.rates(now_ms)[1];
-            }
+            // One pass under the server's lock; a miner's name is copied
+            // once, not per worker.
+            let mut miners: BTreeMap<String, (u64, usize, f64)> = BTreeMap::new();
+            let workers = stats.fold_workers(0usize, |n, name, w| {
+                let miner = miner_of(name);
+                let rate = w.rates.rates(now_ms)[1];
+                match miners.get_mut(miner) {
+                    Some(m) => *m = (m.0 + w.shares, m.1 + 1, m.2 + rate),
+                    None => {
+                        miners.insert(miner.to_owned(), (w.shares, 1, rate));
+                    }
+                }
+                n + 1
+            });
             let mut top: Vec<(&str, (u64, usize, f64))> =
-                miners.iter().map(|(k, v)| (*k, *v)).collect();
+                miners.iter().map(|(k, v)| (k.as_str(), *v)).collect();
             top.sort_by(|a, b| b.1 .2.total_cmp(&a.1 .2).then(a.0.cmp(b.0)));
             top.truncate(MAX_MINERS_SHOWN);
             let top: Vec<Value> = top
@@ -382,7 +424,7 @@ async fn pool(
                 "address": addr.to_string(),
                 "connections": stats.connections_open.load(Ordering::Relaxed),
                 "miners": miners.len(),
-                "workers": workers.len(),
+                "workers": workers,
                 "hashrate": by_window(stats.hashrate()),
                 "history": node.watch.history(),
                 "shares_accepted": stats.accepted.load(Ordering::Relaxed),
@@ -405,10 +447,9 @@ async fn miner(
     let now_ms = node.stratum().map_or(0, |(_, stats)| stats.now_ms());
     let workers: Vec<Value> = node
         .stratum()
-        .map(|(_, stats)| stats.workers())
+        .map(|(_, stats)| stats.workers_of(id.as_str()))
         .unwrap_or_default()
         .into_iter()
-        .filter(|(w, _)| miner_of(w) == id.as_str())
         .take(MAX_WORKERS_SHOWN)
         .map(|(name, w)| {
             json!({
@@ -457,10 +498,24 @@ async fn miner(
     })))
 }
 
-async fn blocks(State(api): State<Arc<Api>>) -> Json<Value> {
-    let list: Vec<Value> = api
-        .node
-        .blocks()
+/// `?limit=N` of `/blocks`: the newest N (default and most:
+/// [`MAX_BLOCKS_SHOWN`]).
+#[derive(Debug, serde::Deserialize)]
+struct BlocksQuery {
+    limit: Option<usize>,
+}
+
+async fn blocks(
+    State(api): State<Arc<Api>>,
+    query: Result<axum::extract::Query<BlocksQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let axum::extract::Query(query) = query.map_err(|e| bad_request(format!("bad query: {e}")))?;
+    let limit = query
+        .limit
+        .unwrap_or(MAX_BLOCKS_SHOWN)
+        .min(MAX_BLOCKS_SHOWN);
+    let all = api.node.blocks();
+    let list: Vec<Value> = all[all.len().saturating_sub(limit)..]
         .iter()
         .map(|b| {
             let outputs: Vec<Value> = b
@@ -486,7 +541,7 @@ async fn blocks(State(api): State<Arc<Api>>) -> Json<Value> {
             })
         })
         .collect();
-    Json(json!({ "blocks": list }))
+    Ok(Json(json!({ "blocks": list, "settled": all.len() })))
 }
 
 async fn current_payouts(State(api): State<Arc<Api>>) -> Result<Json<Value>, ApiError> {

@@ -4,7 +4,8 @@
 //!
 //! Events go out on a bounded broadcast channel: a watcher that falls
 //! behind loses the oldest events (and is told how many), never slows the
-//! node. Nothing is built for an event while nobody watches.
+//! node. Link events and per-miner share counts are built only while
+//! someone watches.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -54,6 +55,9 @@ pub struct LinkEvent {
     pub uncles: usize,
     /// Whether it is also a block.
     pub block: bool,
+    /// Whether it is the best tip: when it joined, in an event (a link on
+    /// a side branch, or an uncle to be, is not); now, in a list.
+    pub best: bool,
     /// Its header's time, unix seconds.
     pub time: u32,
 }
@@ -132,7 +136,7 @@ impl NodeWatch {
     }
 
     /// Sends `event` to every watcher.
-    pub fn send(&self, event: NodeEvent) {
+    pub(crate) fn send(&self, event: NodeEvent) {
         // No receiver is not an error: nobody watches.
         let _ = self.events.send(event);
     }
@@ -155,12 +159,20 @@ impl NodeWatch {
         self.send(NodeEvent::Hashrate(sample));
     }
 
+    /// Forgets the counts: the next [`count_shares`](Self::count_shares)
+    /// only sets the baseline (nobody watched in between).
+    pub fn forget_counts(&self) {
+        lock(&self.counted).clear();
+    }
+
     /// Sends the miners whose share count grew since the last call, given
     /// every miner's count now (sorted by miner).
     pub fn count_shares(&self, now: BTreeMap<String, u64>) {
         let mut grown: Vec<MinerShares> = {
             let counted = lock(&self.counted);
+            let baseline = counted.is_empty();
             now.iter()
+                .filter(|_| !baseline)
                 .filter_map(|(miner, &total)| {
                     let before = counted.get(miner).copied().unwrap_or(0);
                     (total > before).then(|| MinerShares {
@@ -202,12 +214,16 @@ mod tests {
                 .map(|i| (format!("m{i:04}"), n + i as u64))
                 .collect()
         };
+        // The first count is the baseline: nothing grew yet.
+        watch.count_shares(counts(0, 3));
+        assert!(rx.try_recv().is_err());
         watch.count_shares(counts(1, 3));
         let Ok(NodeEvent::Shares(first)) = rx.try_recv() else {
             panic!("no shares event");
         };
         assert_eq!(first.miners.len(), 3);
-        assert_eq!(first.miners[2].shares, 3);
+        assert_eq!(first.miners[2].shares, 1);
+        assert_eq!(first.miners[2].total, 3);
         // Nothing grew: nothing is sent.
         watch.count_shares(counts(1, 3));
         assert!(rx.try_recv().is_err());

@@ -347,14 +347,19 @@ pub fn miner_of(worker: &str) -> &str {
     worker.split_once('.').map_or(worker, |(miner, _)| miner)
 }
 
-/// Accepted shares per miner, from the server's per-worker figures.
-pub fn shares_by_miner(
-    workers: &[(String, chiral_stratum::server::WorkerStats)],
-) -> std::collections::BTreeMap<String, u64> {
-    let mut out = std::collections::BTreeMap::new();
-    for (worker, stats) in workers {
-        *out.entry(miner_of(worker).to_owned()).or_default() += stats.shares;
-    }
+/// Accepted shares per miner, from the server's per-worker figures (one
+/// pass under its lock; a miner's name is copied once, not per worker).
+pub fn shares_by_miner(stats: &ServerStats) -> std::collections::BTreeMap<String, u64> {
+    let mut out: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    stats.fold_workers((), |(), worker, w| {
+        let miner = miner_of(worker);
+        match out.get_mut(miner) {
+            Some(n) => *n += w.shares,
+            None => {
+                out.insert(miner.to_owned(), w.shares);
+            }
+        }
+    });
     out
 }
 

@@ -210,10 +210,12 @@ impl PoolNode {
         lock(&node.metrics)
             .sub_registry_with_prefix("chiral")
             .register_collector(Box::new(crate::metrics::NodeMetrics::new(&node)));
-        lock(&node.tasks).spawn(tasks::sample(node.clone(), node.stop.subscribe()));
         if let Some(ann) = announced {
             node.follow(&ann).await?;
         }
+        // Spawned once nothing can fail: a node that did not start leaves
+        // no task holding it.
+        lock(&node.tasks).spawn(tasks::sample(node.clone(), node.stop.subscribe()));
         Ok(node)
     }
 

@@ -148,8 +148,13 @@ pub(super) async fn sample(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>)
             time: node.config.clock.now(),
             hashrate: stats.hashrate(),
         });
-        node.watch
-            .count_shares(super::shares_by_miner(&stats.workers()));
+        // Per-miner counts cost a pass over every worker: only for
+        // watchers (the first count after a quiet spell is a baseline).
+        if node.watch.watched() {
+            node.watch.count_shares(super::shares_by_miner(&stats));
+        } else {
+            node.watch.forget_counts();
+        }
     }
 }
 

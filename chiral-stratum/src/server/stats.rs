@@ -186,8 +186,9 @@ pub struct ServerStats {
     pub blocks: AtomicU64,
     rejected: [AtomicU64; RejectReason::ALL.len()],
     workers: Mutex<BTreeMap<String, WorkerStats>>,
-    /// Every accepted share's work: the server's hashrate.
-    rates: Mutex<Hashrate>,
+    /// Every accepted share's work: the server's hashrate, and the work
+    /// in all (expected hashes).
+    rates: Mutex<(Hashrate, u128)>,
 }
 
 impl Default for ServerStats {
@@ -220,7 +221,43 @@ impl ServerStats {
         self.rates
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .0
             .rates(now)
+    }
+
+    /// Expected hashes behind every accepted share since start (the
+    /// counter a hashrate is the rate of).
+    pub fn work_total(&self) -> u128 {
+        self.rates.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Workers with accepted shares.
+    pub fn worker_count(&self) -> usize {
+        self.workers.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The workers of `miner` (named `miner` or `miner.<worker>`), sorted
+    /// by name: a range of the map, not a scan.
+    pub fn workers_of(&self, miner: &str) -> Vec<(String, WorkerStats)> {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        let exact = workers.get_key_value(miner).map(|(k, v)| (k.clone(), *v));
+        let prefix = format!("{miner}.");
+        exact
+            .into_iter()
+            .chain(
+                workers
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .map(|(k, v)| (k.clone(), *v)),
+            )
+            .collect()
+    }
+
+    /// Folds over every worker under the lock, without copying names:
+    /// for figures over all workers (keep `f` short: shares wait on it).
+    pub fn fold_workers<T>(&self, init: T, mut f: impl FnMut(T, &str, &WorkerStats) -> T) -> T {
+        let workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
+        workers.iter().fold(init, |acc, (k, v)| f(acc, k, v))
     }
 
     /// Rejections for `reason`.
@@ -239,10 +276,11 @@ impl ServerStats {
 
     pub(crate) fn accept(&self, worker: &str, difficulty: Difficulty, now_ms: u64) {
         self.accepted.fetch_add(1, Ordering::Relaxed);
-        self.rates
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .add(difficulty.raw(), now_ms);
+        {
+            let mut rates = self.rates.lock().unwrap_or_else(|e| e.into_inner());
+            rates.0.add(difficulty.raw(), now_ms);
+            rates.1 = rates.1.saturating_add(difficulty.raw());
+        }
         let mut workers = self.workers.lock().unwrap_or_else(|e| e.into_inner());
         let bump = |w: &mut WorkerStats| {
             w.shares += 1;
@@ -259,12 +297,15 @@ impl ServerStats {
         if workers.len() >= MAX_WORKERS {
             return;
         }
-        let mut w = WorkerStats {
+        // The first share starts the worker's clock; its work, done before
+        // the clock ran, would read as a burst.
+        let w = WorkerStats {
+            shares: 1,
+            work: difficulty.raw(),
             first_ms: now_ms,
+            last_ms: now_ms,
             rates: Hashrate::starting_at(now_ms),
-            ..WorkerStats::default()
         };
-        bump(&mut w);
         workers.insert(worker.to_owned(), w);
     }
 
@@ -340,12 +381,38 @@ mod tests {
         // The server's meter started at 0 and saw both workers.
         let server = {
             let meter = stats.rates.lock().unwrap_or_else(|e| e.into_inner());
-            meter.rates(now)[0]
+            meter.0.rates(now)[0]
         };
         assert!(
             (server / (a + b) - 1.0).abs() < 0.05,
             "{server} vs {}",
             a + b
         );
+        assert_eq!(stats.worker_count(), 2);
+        assert_eq!(stats.work_total(), 120 << 32);
+        stats.accept("a", d, 60_000);
+        stats.accept("ab.rig", d, 60_000);
+        let of_a: Vec<String> = stats.workers_of("a").into_iter().map(|(k, _)| k).collect();
+        assert_eq!(of_a, ["a", "a.rig"], "not ab.rig");
+        let shares = stats.fold_workers(0, |n, _, w| n + w.shares);
+        assert_eq!(shares, 122);
+    }
+
+    #[test]
+    fn a_new_workers_first_share_is_no_burst() {
+        let stats = ServerStats::default();
+        let d = Difficulty::from_raw(1 << 40);
+        stats.accept("late", d, 3_600_000);
+        let (_, w) = &stats.workers()[0];
+        // Its work was done before its clock started: nothing to rate yet.
+        assert_eq!(w.rates.rates(3_601_000), [0.0; 4]);
+        // Ten seconds of shares later, the rate is the rate.
+        for i in 1..=10u64 {
+            stats.accept("late", d, 3_600_000 + i * 1000);
+        }
+        let (_, w) = &stats.workers()[0];
+        let one_minute = w.rates.rates(3_610_000)[0];
+        let per_second = (1u64 << 40) as f64;
+        assert!((one_minute / per_second - 1.0).abs() < 0.1, "{one_minute}");
     }
 }

@@ -8,7 +8,11 @@ const MAX_LINKS = 12;
 const MAX_BLOCKS = 20;
 const MAX_POINTS = 720;
 
-const state = { pool: null, history: [], links: [], refreshing: false };
+// A snapshot at most this often on share counts (links, samples and
+// blocks apply at once).
+const SNAPSHOT_EVERY_MS = 15000;
+
+const state = { pool: null, history: [], links: [], refreshing: false, again: false, last: 0, linkEvents: 0 };
 
 const $ = (id) => document.getElementById(id);
 
@@ -151,8 +155,12 @@ function showBlocks(blocks) {
 }
 
 async function refresh() {
-  if (state.refreshing) return;
+  if (state.refreshing) {
+    state.again = true;
+    return;
+  }
   state.refreshing = true;
+  state.last = Date.now();
   try {
     const health = await json(API + "/health");
     state.pool = health.pool;
@@ -160,26 +168,34 @@ async function refresh() {
     showPools((await json(API + "/pools")).pools);
     if (state.pool) {
       showPool(await json(API + "/pool/" + state.pool));
-      showBlocks((await json(API + "/blocks")).blocks);
+      showBlocks((await json(API + "/blocks?limit=" + MAX_BLOCKS)).blocks);
     }
     text("status", "live · pool " + short(state.pool) + " · updated " + new Date().toLocaleTimeString());
   } catch (e) {
     text("status", "API unreachable: " + e.message);
   } finally {
     state.refreshing = false;
+    if (state.again) {
+      state.again = false;
+      refresh();
+    }
   }
 }
 
-function listen() {
+function listen(delay) {
   const events = new EventSource(API + "/events");
+  events.onopen = () => { delay = 1000; };
   events.addEventListener("link", (e) => {
     const l = JSON.parse(e.data);
-    state.links = [l, ...state.links.filter((x) => x.id !== l.id)]
-      .sort((a, b) => b.height - a.height)
+    state.linkEvents++;
+    document.body.dataset.linkEvents = String(state.linkEvents);
+    // Only the best chain's links: a side branch's is not the tip.
+    if (!l.best) return;
+    state.links = [l, ...state.links.filter((x) => x.id !== l.id && x.height < l.height)]
       .slice(0, MAX_LINKS);
     showLinks();
-    text("chain-height", String(state.links[0].height));
-    text("chain-tip", state.links[0].id);
+    text("chain-height", String(l.height));
+    text("chain-tip", l.id);
   });
   events.addEventListener("hashrate", (e) => {
     const sample = JSON.parse(e.data);
@@ -192,9 +208,17 @@ function listen() {
     drawChart();
   });
   events.addEventListener("block", () => refresh());
-  events.addEventListener("shares", () => refresh());
+  events.addEventListener("shares", () => {
+    if (Date.now() - state.last >= SNAPSHOT_EVERY_MS) refresh();
+  });
   events.addEventListener("lagged", () => refresh());
-  events.onerror = () => text("status", "event stream interrupted; retrying…");
+  events.onerror = () => {
+    text("status", "event stream interrupted; retrying…");
+    // A refused stream (503) is closed for good: open a new one later.
+    if (events.readyState === EventSource.CLOSED) {
+      setTimeout(() => listen(Math.min(delay * 2, 60000)), delay);
+    }
+  };
 }
 
 async function lookup(ev) {
@@ -237,5 +261,5 @@ async function lookup(ev) {
 
 document.addEventListener("DOMContentLoaded", () => {
   $("me-form").addEventListener("submit", lookup);
-  refresh().then(listen);
+  refresh().then(() => listen(1000));
 });

@@ -58,6 +58,7 @@ const MAX_HELD_TO_PUSH: usize = 1_024;
 
 /// What watchers are told of `ids`' links (those valid here).
 fn summaries(chain: &ShareChain, ids: &[LinkId]) -> Vec<LinkEvent> {
+    let tip = chain.tip();
     ids.iter()
         .filter_map(|id| {
             let link = chain.get(id)?;
@@ -67,6 +68,7 @@ fn summaries(chain: &ShareChain, ids: &[LinkId]) -> Vec<LinkEvent> {
                 payout: link.payout().to_string(),
                 uncles: link.commitment().uncles.len(),
                 block: link.is_block(),
+                best: tip == Some(*id),
                 time: link.header().time(),
             })
         })
@@ -207,6 +209,11 @@ impl LinkKeeper {
         out
     }
 
+    /// Blocks settled so far, on any branch (a count: no walk, no copy).
+    pub fn settled_count(&self) -> usize {
+        lock(&self.settled).len()
+    }
+
     /// A valid link this node holds (what it answers a peer's fetch with).
     pub fn link(&self, id: &LinkId) -> Option<Link> {
         lock(&self.chain).get(id).map(|l| l.link().clone())
@@ -242,9 +249,13 @@ impl LinkKeeper {
     /// The pool's hashrate over each of `windows_secs` as of `now` (unix
     /// seconds), from the work of the links held near the tip (uncles
     /// included, up to the window's link cap back): hashes per second. A
-    /// window longer than the history held is read over that history.
+    /// window longer than the history held is read over that history, but
+    /// never over less than the link spacing; link times (miners' clocks)
+    /// count as at most `now`, and the oldest link's work, done before the
+    /// history starts, is left out.
     pub fn chain_hashrate(&self, now: u64, windows_secs: [u64; 4]) -> [f64; 4] {
-        let links: Vec<(u64, u128)> = {
+        let spacing = u64::from(self.params.target_spacing_secs).max(1);
+        let mut links: Vec<(u64, u128)> = {
             let chain = lock(&self.chain);
             chain
                 .recent(u64::from(chain.params().max_window_links))
@@ -252,21 +263,23 @@ impl LinkKeeper {
                 .filter_map(|id| chain.get(id))
                 .map(|l| {
                     let work = Difficulty::from_target(&l.chain_target()).raw();
-                    (u64::from(l.header().time()), work)
+                    (u64::from(l.header().time()).min(now), work)
                 })
                 .collect()
         };
-        let Some(oldest) = links.iter().map(|(t, _)| *t).min() else {
+        links.sort_unstable();
+        let Some(&(oldest, _)) = links.first() else {
             return [0.0; 4];
         };
         windows_secs.map(|window| {
             let since = now.saturating_sub(window);
             let work: u128 = links
                 .iter()
+                .skip(usize::from(oldest >= since))
                 .filter(|(t, _)| *t >= since)
                 .map(|(_, w)| *w)
                 .sum();
-            let span = window.min(now.saturating_sub(oldest)).max(1);
+            let span = window.min(now.saturating_sub(oldest)).max(spacing);
             work as f64 / span as f64
         })
     }
