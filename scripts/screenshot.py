@@ -56,10 +56,10 @@ def main():
         ready = ("return document.querySelectorAll('#blocks tbody tr').length > 0"
                  " && Number(document.getElementById('chart').dataset.points) > 2")
         deadline = time.time() + 120
-        while time.time() < deadline:
-            if call(base, "POST", f"/session/{sid}/execute/sync",
-                    {"script": ready, "args": []}):
-                break
+        while not call(base, "POST", f"/session/{sid}/execute/sync",
+                       {"script": ready, "args": []}):
+            if time.time() > deadline:
+                sys.exit("the page showed no block and chart within 120 s")
             time.sleep(0.5)
         png = call(base, "GET", f"/session/{sid}/screenshot")
         with open(out, "wb") as f:

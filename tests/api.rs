@@ -4,21 +4,16 @@
 //! 403, 404, 405, 503), and the `Host` check that keeps web pages out of
 //! a localhost API.
 
-use std::sync::Arc;
+mod common;
+
+use common::MiningNode;
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use chiral_pool::api::{router, AdminToken, ApiConfig};
 use chiral_pool::core::identity::Keypair;
-use chiral_pool::core::ids::PayoutId;
-use chiral_pool::core::payout::AddressNetwork;
-use chiral_pool::core::pow::Target;
-use chiral_pool::core::sharechain::CoinbaseRules;
-use chiral_pool::demo::demo_address;
-use chiral_pool::miner::{run_cpu_miner, MinerStats};
-use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
-use chiral_pool::stratum::client::ClientConfig;
+use chiral_pool::node::{NodeConfig, NodeEvent, PoolNode};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -84,20 +79,9 @@ async fn get(app: &axum::Router, path: &str, host: &str) -> (StatusCode, Value) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
-    let mut config = NodeConfig::new(Keypair::generate());
-    config.chain_bits = Target::from_difficulty(1.0 / 8192.0)
-        .expect("difficulty")
-        .to_compact_lossy();
-    config.share_difficulty = 1.0 / 65_536.0;
-    config.share_interval_secs = 1.0;
-    config.stratum = Some("127.0.0.1:0".parse().expect("addr"));
-    let owner = PayoutId::new(demo_address("owner")).expect("an id");
-    config.announce = Some(PoolSpec {
-        link_spacing_secs: 1,
-        coinbase: Some(CoinbaseRules::bitcoin(AddressNetwork::Bitcoin, owner)),
-        ..PoolSpec::new("api-test")
-    });
-    let node = PoolNode::start(config).await.expect("node");
+    let mut fixture = MiningNode::start("api-test", "api-miner").await;
+    let node = fixture.node.clone();
+    let miner_address = fixture.miner_address.clone();
     let pool = node.pool().expect("a pool");
     let token = AdminToken::generate();
     let mut config = ApiConfig::new(HOST.parse().expect("addr")).with_admin(token.clone());
@@ -126,25 +110,10 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
     // A miner until a block is settled.
-    let miner_address = demo_address("api-miner");
-    let stop = chiral_pool::node::stop_flag();
-    let (stratum, _) = node.stratum().expect("serving");
-    let mut c = ClientConfig::new(stratum.to_string(), format!("{miner_address}.rig1"));
-    c.suggest_difficulty = Some(1.0 / 65_536.0);
-    let mining = tokio::spawn(run_cpu_miner(
-        c,
-        Arc::new(MinerStats::default()),
-        stop.clone(),
-    ));
-    let settled = tokio::time::timeout(Duration::from_secs(60), async {
-        while node.blocks().is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = mining.await;
-    assert!(settled.is_ok(), "a block was settled");
+    fixture.mine();
+    let settled = fixture.wait_for(|e| matches!(e, NodeEvent::Block(_))).await;
+    fixture.stop_miner().await;
+    assert!(settled, "a block was settled");
 
     let (status, health) = get(&app, "/api/v1/health", HOST).await;
     assert_eq!(status, StatusCode::OK);

@@ -9,21 +9,16 @@
 //! WebDriver rather than `--dump-dom`: an open event stream is a network
 //! fetch that never ends, and chromium's virtual time waits for those.
 
+mod common;
+
+use common::MiningNode;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 use chiral_pool::api::{serve, ApiConfig};
 use chiral_pool::core::identity::Keypair;
-use chiral_pool::core::ids::PayoutId;
-use chiral_pool::core::payout::AddressNetwork;
-use chiral_pool::core::pow::Target;
-use chiral_pool::core::sharechain::CoinbaseRules;
-use chiral_pool::demo::demo_address;
-use chiral_pool::miner::{run_cpu_miner, MinerStats};
-use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
-use chiral_pool::stratum::client::ClientConfig;
+use chiral_pool::node::NodeEvent;
 use serde_json::{json, Value};
 
 /// Debian's paths, or `CHROMIUM` and `CHROMEDRIVER` if set.
@@ -46,12 +41,17 @@ struct Driver {
     base: String,
     http: reqwest::Client,
     session: Option<String>,
+    /// The browser's profile directory, removed when dropped.
+    profile: Option<PathBuf>,
 }
 
 impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(profile) = &self.profile {
+            let _ = std::fs::remove_dir_all(profile);
+        }
     }
 }
 
@@ -73,6 +73,7 @@ impl Driver {
             base: format!("http://127.0.0.1:{port}"),
             http: reqwest::Client::new(),
             session: None,
+            profile: None,
         };
         // Poll its status until it answers ready.
         let ready = tokio::time::timeout(Duration::from_secs(30), async {
@@ -121,6 +122,7 @@ impl Driver {
                 format!("--user-data-dir={}", profile.display()),
             ],
         }}}});
+        self.profile = Some(profile);
         let session = self
             .call(reqwest::Method::POST, "/session", capabilities)
             .await;
@@ -183,25 +185,19 @@ fn table<'a>(dom: &'a str, id: &str) -> &'a str {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
     let Some((chromium, chromedriver)) = browser() else {
+        // CI installs them and sets this: there a skip is a failure.
+        assert!(
+            std::env::var_os("CHIRAL_REQUIRE_BROWSER").is_none(),
+            "CHIRAL_REQUIRE_BROWSER is set but chromium or chromedriver is missing"
+        );
         eprintln!(
             "skipped: chromium or chromedriver is not installed (apt-get install chromium chromium-driver)"
         );
         return;
     };
-    let mut config = NodeConfig::new(Keypair::generate());
-    config.chain_bits = Target::from_difficulty(1.0 / 8192.0)
-        .expect("difficulty")
-        .to_compact_lossy();
-    config.share_difficulty = 1.0 / 65_536.0;
-    config.share_interval_secs = 1.0;
-    config.stratum = Some("127.0.0.1:0".parse().expect("addr"));
-    let owner = PayoutId::new(demo_address("owner")).expect("an id");
-    config.announce = Some(PoolSpec {
-        link_spacing_secs: 1,
-        coinbase: Some(CoinbaseRules::bitcoin(AddressNetwork::Bitcoin, owner)),
-        ..PoolSpec::new("browser-test")
-    });
-    let node = PoolNode::start(config).await.expect("node");
+    let mut fixture = MiningNode::start("browser-test", "browser-miner").await;
+    let node = fixture.node.clone();
+    let miner_address = fixture.miner_address.clone();
     let pool = node.pool().expect("a pool");
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -219,26 +215,15 @@ async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
     ));
 
     // A miner that keeps mining while the page loads: links and samples
-    // keep coming on the event stream.
-    let miner_address = demo_address("browser-miner");
-    let stop = chiral_pool::node::stop_flag();
-    let (stratum, _) = node.stratum().expect("serving");
-    let mut c = ClientConfig::new(stratum.to_string(), format!("{miner_address}.rig1"));
-    c.suggest_difficulty = Some(1.0 / 65_536.0);
-    let mining = tokio::spawn(run_cpu_miner(
-        c,
-        Arc::new(MinerStats::default()),
-        stop.clone(),
-    ));
-    // Polls node state the test reads, not a sleep standing in for a
-    // signal: a settled block and a hashrate sample.
-    let ready = tokio::time::timeout(Duration::from_secs(60), async {
-        while node.blocks().is_empty() || node.watch.history().is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await;
-    assert!(ready.is_ok(), "a block was settled and a sample taken");
+    // keep coming on the event stream. The page needs a settled block and
+    // a hashrate sample.
+    fixture.mine();
+    let settled = fixture.wait_for(|e| matches!(e, NodeEvent::Block(_))).await;
+    let sampled = !node.watch.history().is_empty()
+        || fixture
+            .wait_for(|e| matches!(e, NodeEvent::Hashrate(_)))
+            .await;
+    assert!(settled && sampled, "a block was settled and a sample taken");
 
     let url = format!("http://{addr}/");
     let mut driver = Driver::start(&chromedriver).await;
@@ -273,8 +258,7 @@ async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
         .await;
     driver.close().await;
     drop(driver);
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = mining.await;
+    fixture.stop_miner().await;
     let _ = stop_api.send(());
     let _ = api.await;
     node.shutdown().await;

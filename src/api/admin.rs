@@ -38,11 +38,27 @@ impl AdminToken {
 
     /// The token in `dir`'s [`TOKEN_FILE`], written there first (owner
     /// read and write only) if there is none. A file that does not hold
-    /// 64 hex digits is an error, not replaced.
+    /// 64 hex digits, or (on unix) that others may read, is an error, not
+    /// replaced.
     pub fn load_or_create(dir: &Path) -> std::io::Result<Self> {
         let path = dir.join(TOKEN_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => {
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    let mode = std::fs::metadata(&path)?.permissions().mode();
+                    if mode & 0o077 != 0 {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::PermissionDenied,
+                            format!(
+                                "{} is readable by others (mode {:o}): chmod 600 it",
+                                path.display(),
+                                mode & 0o777
+                            ),
+                        ));
+                    }
+                }
                 let token = text.trim();
                 let valid = token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit());
                 if !valid {
@@ -160,4 +176,43 @@ pub(super) async fn follow(
         .await
         .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))?;
     Ok(Json(json!({"following": id.to_hex()})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_made_once_kept_private_and_checked() {
+        let dir =
+            std::env::temp_dir().join(format!("chiral-token-{}", AdminToken::generate().as_str()));
+        let made = AdminToken::load_or_create(&dir).expect("made");
+        let again = AdminToken::load_or_create(&dir).expect("read");
+        assert_eq!(made.as_str(), again.as_str());
+        assert!(made.matches(again.as_str()));
+        assert!(!made.matches(&again.as_str()[1..]));
+        assert!(
+            !format!("{made:?}").contains(made.as_str()),
+            "Debug hides it"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.join(TOKEN_FILE);
+            let mode = std::fs::metadata(&path).expect("file").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            assert!(
+                AdminToken::load_or_create(&dir).is_err(),
+                "a readable token is refused"
+            );
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        }
+        std::fs::write(dir.join(TOKEN_FILE), "not a token").expect("write");
+        assert!(
+            AdminToken::load_or_create(&dir).is_err(),
+            "a bad file is not replaced"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -113,3 +113,102 @@ impl ShareFactory {
         .expect("a share exists")
     }
 }
+
+/// A node serving a coinbase pool on a fast synthetic chain (links every
+/// second), and a CPU miner for it (`<miner_address>.rig1`, started by
+/// [`MiningNode::mine`]): what the API's tests look at.
+pub struct MiningNode {
+    /// The node.
+    pub node: Arc<chiral_pool::node::PoolNode>,
+    /// The miner's payout address.
+    pub miner_address: String,
+    /// Events from the node's start on.
+    pub events: tokio::sync::broadcast::Receiver<chiral_pool::node::NodeEvent>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    mining: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for MiningNode {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl MiningNode {
+    /// Starts the node for pool `pool_name`; its miner will be paid to the
+    /// demo address of `miner_label`.
+    pub async fn start(pool_name: &str, miner_label: &str) -> MiningNode {
+        use chiral_pool::core::payout::AddressNetwork;
+        use chiral_pool::core::sharechain::CoinbaseRules;
+        use chiral_pool::demo::demo_address;
+        use chiral_pool::node::{NodeConfig, PoolNode, PoolSpec};
+        let mut config = NodeConfig::new(Keypair::generate());
+        config.chain_bits = Target::from_difficulty(1.0 / 8192.0)
+            .expect("difficulty")
+            .to_compact_lossy();
+        config.share_difficulty = 1.0 / 65_536.0;
+        config.share_interval_secs = 1.0;
+        config.stratum = Some("127.0.0.1:0".parse().expect("addr"));
+        let owner = PayoutId::new(demo_address("owner")).expect("an id");
+        config.announce = Some(PoolSpec {
+            link_spacing_secs: 1,
+            coinbase: Some(CoinbaseRules::bitcoin(AddressNetwork::Bitcoin, owner)),
+            ..PoolSpec::new(pool_name)
+        });
+        let node = PoolNode::start(config).await.expect("node");
+        let events = node.watch.subscribe();
+        MiningNode {
+            node,
+            miner_address: demo_address(miner_label),
+            events,
+            stop: chiral_pool::node::stop_flag(),
+            mining: None,
+        }
+    }
+
+    /// Starts the miner.
+    pub fn mine(&mut self) {
+        let miner_address = &self.miner_address;
+        let (stratum, _) = self.node.stratum().expect("serving");
+        let mut c = chiral_pool::stratum::client::ClientConfig::new(
+            stratum.to_string(),
+            format!("{miner_address}.rig1"),
+        );
+        c.suggest_difficulty = Some(1.0 / 65_536.0);
+        let mining = tokio::spawn(chiral_pool::miner::run_cpu_miner(
+            c,
+            Arc::new(chiral_pool::miner::MinerStats::default()),
+            self.stop.clone(),
+        ));
+        self.mining = Some(mining);
+    }
+
+    /// Waits (at most a minute) for an event `wanted` accepts; false if
+    /// none came.
+    pub async fn wait_for(
+        &mut self,
+        wanted: impl Fn(&chiral_pool::node::NodeEvent) -> bool,
+    ) -> bool {
+        use tokio::sync::broadcast::error::RecvError;
+        let events = &mut self.events;
+        tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            loop {
+                match events.recv().await {
+                    Ok(event) if wanted(&event) => return true,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return false,
+                }
+            }
+        })
+        .await
+        .unwrap_or(false)
+    }
+
+    /// Stops the miner and waits for it.
+    pub async fn stop_miner(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(mining) = self.mining.take() {
+            let _ = mining.await;
+        }
+    }
+}
