@@ -115,7 +115,14 @@ fn load_or_create_key(path: &PathBuf) -> std::io::Result<Keypair> {
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(path, hex::encode(key.secret_bytes()))?;
+            // The secret key: readable by its owner alone.
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options.open(path)?;
+            std::io::Write::write_all(&mut file, hex::encode(key.secret_bytes()).as_bytes())?;
+            file.sync_all()?;
             Ok(key)
         }
         Err(e) => Err(e),
@@ -228,7 +235,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             if let Some(dir) = &args.data_dir {
                 let token = AdminToken::load_or_create(dir)?;
                 println!(
-                    "admin actions: POST with 'Authorization: Bearer <{}>'",
+                    "admin actions: POST with -H \"Authorization: Bearer $(cat {})\"",
                     dir.join(TOKEN_FILE).display()
                 );
                 api = api.with_admin(token);

@@ -285,8 +285,9 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
         status_of(admin("/api/v1/admin/republish", wrong, "")).await,
         StatusCode::UNAUTHORIZED
     );
-    let (status, _) = get(&app, "/api/v1/admin/republish", HOST).await;
+    let (status, body) = get(&app, "/api/v1/admin/republish", HOST).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body["error"].as_str().is_some(), "a JSON error: {body}");
     assert_eq!(
         status_of(admin("/api/v1/admin/republish", bearer.clone(), "")).await,
         StatusCode::OK

@@ -179,6 +179,12 @@ fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
         .route("/api/v1/admin/republish", post(admin::republish))
         .route("/api/v1/admin/follow", post(admin::follow))
         .fallback(|| async { not_found("no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed here (admin actions are POST)".into(),
+            )
+        })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn_with_state(api.clone(), check_host))
         .layer(middleware::from_fn(security_headers))

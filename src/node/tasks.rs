@@ -141,7 +141,11 @@ pub(super) async fn sample(node: Arc<PoolNode>, mut stop: watch::Receiver<bool>)
             _ = tick.tick() => {}
             _ = stop.changed() => break,
         }
-        let Some((_, stats)) = node.stratum() else {
+        // No chart of the time before the first share.
+        let Some((_, stats)) = node
+            .stratum()
+            .filter(|(_, s)| s.accepted.load(Ordering::Relaxed) > 0)
+        else {
             continue;
         };
         node.watch.sample(super::HashrateSample {
