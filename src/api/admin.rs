@@ -14,7 +14,8 @@ use chiral_pool_core::ids::PoolId;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{parse_pool, Api, ApiError};
+use super::json::parse_pool;
+use super::{Api, ApiError};
 
 /// The token's file in a node's data directory.
 pub const TOKEN_FILE: &str = "api-token";
