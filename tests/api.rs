@@ -421,3 +421,99 @@ async fn serve_returns_at_shutdown_whatever_clients_hold() {
     drop(stalled);
     node.shutdown().await;
 }
+
+/// Reads from `socket` until the server closes it (end of stream or a
+/// reset), failing after `limit`.
+async fn closed_by_server(socket: &mut tokio::net::TcpStream, limit: Duration) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let closed = async {
+        loop {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => continue,
+            }
+        }
+    };
+    tokio::time::timeout(limit, closed).await.is_ok()
+}
+
+/// An idle connection, a half-sent request and a keep-alive connection
+/// between requests are closed after the header-read timeout, freeing
+/// their slots; an event stream being answered is not cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_but_event_streams_stay() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
+        .await
+        .expect("node");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("bound");
+    let mut config = ApiConfig::new(addr);
+    config.max_connections = 3;
+    config.header_read_timeout = Duration::from_millis(300);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(chiral_pool::api::serve(
+        node.clone(),
+        listener,
+        config,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let limit = Duration::from_secs(10);
+
+    // The event stream first: it is older than every connection cut below.
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET /api/v1/events HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut head = [0u8; 64];
+    let n = stream.read(&mut head).await.expect("a reply");
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+
+    // Two more connections fill the cap: one silent, one half a request.
+    let mut idle = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stalled
+        .write_all(b"GET /api/v1/health HTTP/1.1\r\n")
+        .await
+        .expect("write");
+    assert!(
+        closed_by_server(&mut idle, limit).await,
+        "idle connection cut"
+    );
+    assert!(
+        closed_by_server(&mut stalled, limit).await,
+        "stalled request cut"
+    );
+
+    // Their slots are free again: a request is answered, and the
+    // connection, idle after it, is cut in turn.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET /api/v1/health HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    kept.write_all(request.as_bytes()).await.expect("write");
+    let n = kept.read(&mut head).await.expect("a reply");
+    assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
+    assert!(
+        closed_by_server(&mut kept, limit).await,
+        "keep-alive connection cut"
+    );
+
+    // The event stream has outlived two timeouts and is still open.
+    let mut buf = [0u8; 1024];
+    loop {
+        match stream.try_read(&mut buf) {
+            Ok(0) => panic!("the event stream was closed"),
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+            Err(e) => panic!("the event stream failed: {e}"),
+        }
+    }
+
+    let _ = stop.send(());
+    let returned = tokio::time::timeout(limit, server).await;
+    assert!(returned.is_ok(), "serve returned");
+    node.shutdown().await;
+}

@@ -45,6 +45,10 @@ pub const DEFAULT_MAX_EVENT_STREAMS: usize = 16;
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 /// How long [`serve`] waits for open requests after its shutdown.
 pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a connection may take to send a request's head by default,
+/// counted from when the server waits for one: an idle keep-alive
+/// connection is closed after it too.
+pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Links of the best chain listed by `pool/<id>`.
 pub const RECENT_LINKS: usize = 20;
 
@@ -65,6 +69,11 @@ pub struct ApiConfig {
     /// Event streams open at once. Default:
     /// [`DEFAULT_MAX_EVENT_STREAMS`].
     pub max_event_streams: usize,
+    /// How long [`serve`] gives a connection to send a request's head,
+    /// counted from when it waits for one (an idle connection is closed
+    /// after it; an answer being streamed is not cut). Default:
+    /// [`DEFAULT_HEADER_READ_TIMEOUT`].
+    pub header_read_timeout: std::time::Duration,
 }
 
 impl ApiConfig {
@@ -76,6 +85,7 @@ impl ApiConfig {
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
+            header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
         }
     }
 
@@ -237,29 +247,47 @@ async fn check_host(State(api): State<Arc<Api>>, request: Request, next: Next) -
 }
 
 /// Serves the API on `listener` until `shutdown`, at most
-/// `config.max_connections` connections at once. At `shutdown` the event
-/// streams end and open requests get [`SHUTDOWN_GRACE`] to finish; then
-/// it returns, whatever a stalled client still holds.
+/// `config.max_connections` connections at once, each given
+/// `config.header_read_timeout` to send a request's head (so idle and
+/// stalled clients cannot hold the connection slots). At `shutdown` the
+/// event streams end and open requests get [`SHUTDOWN_GRACE`] to finish;
+/// then it returns, and connections still open are dropped.
 pub async fn serve(
     node: Arc<PoolNode>,
     listener: tokio::net::TcpListener,
     config: ApiConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let listener = CappedListener::new(listener, config.max_connections);
+    use axum::serve::Listener as _;
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    let mut listener = CappedListener::new(listener, config.max_connections);
     let (router, api) = app(node, config);
-    let mut closing = api.closing.subscribe();
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        shutdown.await;
-        api.closing.send_replace(true);
-    });
-    tokio::select! {
-        served = server => served,
-        _ = async {
-            let _ = closing.wait_for(|c| *c).await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => Ok(()),
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            (io, peer) = listener.accept() => {
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let connection = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
+                let connection = graceful.watch(connection);
+                connections.spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%peer, %error, "API connection closed");
+                    }
+                });
+            }
+            // Reap finished connections so the set stays as small as the cap.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
     }
+    api.closing.send_replace(true);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
+    connections.shutdown().await;
+    Ok(())
 }
 
 /// The node's metrics and libp2p's, in Prometheus' text format.
