@@ -13,8 +13,8 @@ use chiral_stratum::server::{RejectReason, HASHRATE_WINDOWS_SECS};
 use serde_json::{json, Value};
 
 use super::{bad_request, not_found, Api, ApiError, MAX_BLOCKS_SHOWN, RECENT_LINKS};
-use crate::metrics::WINDOW_LABELS;
 use crate::node::miner_of;
+use crate::node::ByWindow;
 
 /// Most workers listed for one miner.
 const MAX_WORKERS_SHOWN: usize = 256;
@@ -24,12 +24,7 @@ const MAX_MINERS_SHOWN: usize = 50;
 /// Hashrates by window label (`1m`, `15m`, `1h`, `24h`), hashes per
 /// second.
 fn by_window(rates: [f64; 4]) -> Value {
-    let map: serde_json::Map<String, Value> = WINDOW_LABELS
-        .iter()
-        .zip(rates)
-        .map(|(label, rate)| ((*label).to_owned(), json!(rate.round())))
-        .collect();
-    Value::Object(map)
+    json!(ByWindow(rates))
 }
 
 pub(super) async fn health(State(api): State<Arc<Api>>) -> Json<Value> {

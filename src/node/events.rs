@@ -101,8 +101,32 @@ pub struct MinerShares {
 pub struct HashrateSample {
     /// Unix seconds.
     pub time: u64,
-    /// Hashes per second over 1 m, 15 m, 1 h and 24 h.
+    /// Hashes per second over 1 m, 15 m, 1 h and 24 h; in JSON an object
+    /// keyed by window, like every hashrate the API gives ([`ByWindow`]).
+    #[serde(serialize_with = "by_window")]
     pub hashrate: [f64; 4],
+}
+
+/// Rates over the four windows of
+/// [`WINDOW_LABELS`](crate::metrics::WINDOW_LABELS), serialized as an
+/// object keyed by window (`{"1m": .., "15m": .., "1h": .., "24h": ..}`),
+/// each rounded to a whole hash per second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ByWindow(pub [f64; 4]);
+
+impl Serialize for ByWindow {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (label, rate) in crate::metrics::WINDOW_LABELS.iter().zip(self.0) {
+            map.serialize_entry(label, &rate.round())?;
+        }
+        map.end()
+    }
+}
+
+fn by_window<S: serde::Serializer>(rates: &[f64; 4], serializer: S) -> Result<S::Ok, S::Error> {
+    ByWindow(*rates).serialize(serializer)
 }
 
 /// A node's event channel, hashrate history and share-count baseline.
@@ -250,5 +274,18 @@ mod tests {
         let history = watch.history();
         assert_eq!(history.len(), HISTORY_SAMPLES);
         assert_eq!(history[0].time, 5);
+    }
+
+    #[test]
+    fn a_sample_reads_as_rates_keyed_by_window() {
+        let sample = HashrateSample {
+            time: 7,
+            hashrate: [1.4, 15.5, 60.0, 0.0],
+        };
+        let json = serde_json::to_value(sample).expect("serializable");
+        assert_eq!(
+            json,
+            serde_json::json!({"time": 7, "hashrate": {"1m": 1.0, "15m": 16.0, "1h": 60.0, "24h": 0.0}})
+        );
     }
 }

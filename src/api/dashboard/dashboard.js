@@ -71,12 +71,12 @@ function drawChart() {
   const points = state.history.slice(-MAX_POINTS);
   svg.setAttribute("data-points", String(points.length));
   if (points.length === 0) return;
-  const max = Math.max(1, ...points.map((p) => p.hashrate[0]));
+  const max = Math.max(1, ...points.map((p) => p.hashrate["1m"]));
   const t0 = points[0].time;
   const span = Math.max(1, points[points.length - 1].time - t0);
   const xy = points.map((p) => {
     const x = points.length === 1 ? 600 : ((p.time - t0) / span) * 600;
-    const y = 155 - (p.hashrate[0] / max) * 145;
+    const y = 155 - (p.hashrate["1m"] / max) * 145;
     return x.toFixed(1) + "," + y.toFixed(1);
   });
   if (xy.length === 1) xy.unshift("0," + xy[0].split(",")[1]);
@@ -201,10 +201,10 @@ function listen(delay) {
     const sample = JSON.parse(e.data);
     state.history.push(sample);
     if (state.history.length > MAX_POINTS) state.history.shift();
-    text("rate-1m", rate(sample.hashrate[0]));
-    text("rate-15m", rate(sample.hashrate[1]));
-    text("rate-1h", rate(sample.hashrate[2]));
-    text("rate-24h", rate(sample.hashrate[3]));
+    text("rate-1m", rate(sample.hashrate["1m"]));
+    text("rate-15m", rate(sample.hashrate["15m"]));
+    text("rate-1h", rate(sample.hashrate["1h"]));
+    text("rate-24h", rate(sample.hashrate["24h"]));
     drawChart();
   });
   events.addEventListener("block", () => refresh());
