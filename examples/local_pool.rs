@@ -11,7 +11,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use chiral_pool::demo::{run_local_pool, LocalPoolConfig};
+use chiral_pool::demo::{run_local_pool, run_local_pool_until, LocalPoolConfig, Progress};
 use clap::Parser;
 
 /// A local chiral-pool network with miners and payouts.
@@ -69,7 +69,6 @@ async fn main() -> ExitCode {
         fee_bps: args.fee_bps,
         restart: !args.no_restart,
         http: args.serve,
-        until_interrupted: args.serve,
         ..LocalPoolConfig::default()
     };
     let mut shown = false;
@@ -84,7 +83,7 @@ async fn main() -> ExitCode {
             config.nodes, config.miners, config.blocks, args.duration
         );
     }
-    let report = match run_local_pool(config, |p| {
+    let on_progress = |p: &Progress| {
         if !shown && !p.dashboards.is_empty() {
             shown = true;
             for (i, url) in p.dashboards.iter().enumerate() {
@@ -93,7 +92,10 @@ async fn main() -> ExitCode {
             println!("mining until Ctrl-C; the report follows it");
         }
         if let Some(node) = p.restarted {
-            println!("[{:>3}s] node {node} stopped and started again on its data directory", p.elapsed_secs);
+            println!(
+                "[{:>3}s] node {node} stopped and started again on its data directory",
+                p.elapsed_secs
+            );
         }
         println!(
             "[{:>3}s] shares accepted {:>5}  chain height {:>4}  blocks found {:>2}  settled on every node {:>2}  {:>6.2} MH/s",
@@ -104,9 +106,16 @@ async fn main() -> ExitCode {
             p.settled_min,
             p.hashrate as f64 / 1e6
         );
-    })
-    .await
-    {
+    };
+    let report = if args.serve {
+        let interrupted = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        run_local_pool_until(config, interrupted, on_progress).await
+    } else {
+        run_local_pool(config, on_progress).await
+    };
+    let report = match report {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");

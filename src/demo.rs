@@ -47,9 +47,6 @@ pub struct LocalPoolConfig {
     /// Serve each node's HTTP API and dashboard on a loopback port (see
     /// [`Progress::dashboards`]). Default: false.
     pub http: bool,
-    /// Keep the network mining past the blocks and the duration, until
-    /// Ctrl-C, so a person can watch the dashboards. Default: false.
-    pub until_interrupted: bool,
 }
 
 impl Default for LocalPoolConfig {
@@ -65,7 +62,6 @@ impl Default for LocalPoolConfig {
             link_spacing_secs: 2,
             restart: true,
             http: false,
-            until_interrupted: false,
         }
     }
 }
@@ -160,9 +156,30 @@ impl DemoApi {
     }
 }
 
-/// Runs the local pool network and reports what every node computed.
+/// Runs the local pool network until every node settled
+/// `config.blocks` blocks or `config.duration` passed, and reports what
+/// every node computed.
 pub async fn run_local_pool(
     config: LocalPoolConfig,
+    on_progress: impl FnMut(&Progress),
+) -> Result<LocalPoolReport, NodeError> {
+    run(config, None::<std::future::Pending<()>>, on_progress).await
+}
+
+/// Runs the local pool network past its blocks and duration, until `stop`
+/// completes (for a person watching the dashboards: `stop` may be
+/// Ctrl-C), and reports what every node computed.
+pub async fn run_local_pool_until(
+    config: LocalPoolConfig,
+    stop: impl std::future::Future<Output = ()>,
+    on_progress: impl FnMut(&Progress),
+) -> Result<LocalPoolReport, NodeError> {
+    run(config, Some(stop), on_progress).await
+}
+
+async fn run(
+    config: LocalPoolConfig,
+    stop_when: Option<impl std::future::Future<Output = ()>>,
     mut on_progress: impl FnMut(&Progress),
 ) -> Result<LocalPoolReport, NodeError> {
     let invalid = |field, e: &dyn std::fmt::Display| NodeError::Config {
@@ -285,12 +302,18 @@ pub async fn run_local_pool(
     let started = Instant::now();
     let mut last_hashes = 0u64;
     let mut last_at = Instant::now();
-    let interrupted = tokio::signal::ctrl_c();
-    tokio::pin!(interrupted);
+    let until_stopped = stop_when.is_some();
+    let stopped = async move {
+        match stop_when {
+            Some(stop) => stop.await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(stopped);
     loop {
         let stop_now = tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(1)) => false,
-            _ = &mut interrupted, if config.until_interrupted => true,
+            () = &mut stopped => true,
         };
         let settled_min = nodes.iter().map(|n| n.blocks().len()).min().unwrap_or(0);
         let mut restarted = None;
@@ -330,7 +353,7 @@ pub async fn run_local_pool(
             dashboards: dashboards.clone(),
         });
         let done = settled_min >= config.blocks || started.elapsed() >= config.duration;
-        if stop_now || (done && !config.until_interrupted) {
+        if stop_now || (done && !until_stopped) {
             break;
         }
     }
