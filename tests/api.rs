@@ -341,6 +341,13 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
         let (status, body) = get(&app, path, HOST).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
     }
+    // A lone node: its routing table is empty, and listed as such.
+    let (_, peers) = get(&app, "/api/v1/peers", HOST).await;
+    assert_eq!(
+        peers["routing_table"].as_array().map(Vec::len),
+        Some(0),
+        "{peers}"
+    );
 
     // Errors: malformed, unknown, no such endpoint, a foreign Host.
     let (status, body) = get(&app, "/api/v1/pool/zz", HOST).await;

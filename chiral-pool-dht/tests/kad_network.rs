@@ -22,6 +22,27 @@ async fn three_nodes_put_on_a_get_on_c() {
     assert!(report.peers >= 1, "{report:?}");
     let got = nodes[2].get(record.key()).await.expect("get");
     assert_eq!(got, vec![record]);
+
+    // The routing table lists the other two, in peer id order, each at
+    // the address it listens on (with or without its `/p2p/<peer id>`).
+    let peers = nodes[0].peers(10).await.expect("peers");
+    let mut others: Vec<_> = nodes[1..].iter().map(|n| n.peer_id()).collect();
+    others.sort();
+    assert_eq!(peers.iter().map(|p| p.peer_id).collect::<Vec<_>>(), others);
+    for peer in &peers {
+        let node = nodes
+            .iter()
+            .find(|n| n.peer_id() == peer.peer_id)
+            .expect("a node");
+        assert!(
+            peer.addresses
+                .iter()
+                .any(|a| node.listen_addrs().contains(a) || node.dial_addresses().contains(a)),
+            "{peer:?}"
+        );
+    }
+    assert!(peers.iter().any(|p| p.connected), "{peers:?}");
+    assert_eq!(nodes[0].peers(1).await.expect("peers").len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

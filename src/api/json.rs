@@ -12,7 +12,9 @@ use chiral_pool_core::pow::{Difficulty, Target};
 use chiral_stratum::server::{RejectReason, HASHRATE_WINDOWS_SECS};
 use serde_json::{json, Value};
 
-use super::{bad_request, not_found, Api, ApiError, MAX_BLOCKS_SHOWN, RECENT_LINKS};
+use super::{
+    bad_request, not_found, Api, ApiError, MAX_BLOCKS_SHOWN, MAX_PEERS_SHOWN, RECENT_LINKS,
+};
 use crate::node::miner_of;
 use crate::node::ByWindow;
 
@@ -300,13 +302,30 @@ pub(super) async fn current_payouts(State(api): State<Arc<Api>>) -> Result<Json<
     })))
 }
 
-pub(super) async fn peers(State(api): State<Arc<Api>>) -> Json<Value> {
+pub(super) async fn peers(State(api): State<Arc<Api>>) -> Result<Json<Value>, ApiError> {
     let store = &api.node.store;
-    Json(json!({
+    let listed = store.peers(MAX_PEERS_SHOWN).await.map_err(|e| {
+        ApiError(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            format!("the DHT node does not answer: {e}"),
+        )
+    })?;
+    let listed: Vec<Value> = listed
+        .iter()
+        .map(|p| {
+            json!({
+                "peer_id": p.peer_id.to_string(),
+                "addresses": p.addresses.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+                "connected": p.connected,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
         "peer_id": store.peer_id().to_string(),
         "peers": store.peer_count(),
         "listening": store.dial_addresses().iter().map(|a| a.to_string()).collect::<Vec<_>>(),
-    }))
+        "routing_table": listed,
+    })))
 }
 
 pub(super) async fn network(State(api): State<Arc<Api>>) -> Json<Value> {

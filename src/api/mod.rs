@@ -54,6 +54,8 @@ pub const RECENT_LINKS: usize = 20;
 
 /// Most blocks `/blocks` lists (the newest).
 pub const MAX_BLOCKS_SHOWN: usize = 1_000;
+/// Most routing-table peers `/peers` lists (in peer id order).
+pub const MAX_PEERS_SHOWN: usize = 256;
 
 /// How an API server answers.
 #[derive(Debug, Clone)]

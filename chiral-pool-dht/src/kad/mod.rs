@@ -34,6 +34,20 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use node::{Command, Node};
 
+/// Addresses listed per peer by [`KadStore::peers`].
+pub const MAX_PEER_ADDRESSES: usize = 8;
+
+/// A peer of the routing table, as [`KadStore::peers`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer.
+    pub peer_id: PeerId,
+    /// Addresses it is known at (at most [`MAX_PEER_ADDRESSES`]).
+    pub addresses: Vec<Multiaddr>,
+    /// Whether a connection to it is open now.
+    pub connected: bool,
+}
+
 /// A [`RecordStore`] on libp2p Kademlia.
 ///
 /// ```no_run
@@ -125,6 +139,12 @@ impl KadStore {
     /// The node's counters.
     pub fn stats(&self) -> Arc<NodeStats> {
         self.stats.clone()
+    }
+
+    /// The peers in the routing table, in peer id order, at most `limit`
+    /// (the table holds up to 256 buckets of 20).
+    pub async fn peers(&self, limit: usize) -> Result<Vec<PeerInfo>, StoreError> {
+        self.call(|reply| Command::Peers { limit, reply }).await?
     }
 
     /// Dials another node (an address ending in `/p2p/<peer id>`).

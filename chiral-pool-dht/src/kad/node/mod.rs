@@ -66,6 +66,10 @@ pub(super) enum Command {
         addr: Multiaddr,
         reply: Reply<()>,
     },
+    Peers {
+        limit: usize,
+        reply: Reply<Vec<super::PeerInfo>>,
+    },
     JoinPool {
         pool: PoolId,
         inbox: mpsc::Sender<IncomingLink>,
@@ -205,6 +209,30 @@ impl Node {
         self.kad().kbuckets().map(|b| b.num_entries()).sum()
     }
 
+    /// The routing table's peers in peer id order, at most `limit`, each
+    /// with at most [`super::MAX_PEER_ADDRESSES`] addresses.
+    fn routing_table(&mut self, limit: usize) -> Vec<super::PeerInfo> {
+        let mut peers: Vec<super::PeerInfo> = Vec::new();
+        for bucket in self.kad().kbuckets() {
+            for entry in bucket.iter() {
+                peers.push(super::PeerInfo {
+                    peer_id: *entry.node.key.preimage(),
+                    addresses: entry
+                        .node
+                        .value
+                        .iter()
+                        .take(super::MAX_PEER_ADDRESSES)
+                        .cloned()
+                        .collect(),
+                    connected: entry.status == kad::NodeStatus::Connected,
+                });
+            }
+        }
+        peers.sort_by_key(|p| p.peer_id);
+        peers.truncate(limit);
+        peers
+    }
+
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Put { record, reply } => self.put(record, reply),
@@ -226,6 +254,9 @@ impl Node {
                     ))),
                 };
                 let _ = reply.send(result);
+            }
+            Command::Peers { limit, reply } => {
+                let _ = reply.send(Ok(self.routing_table(limit)));
             }
             Command::JoinPool { pool, inbox, reply } => self.join_pool(pool, inbox, reply),
             Command::PublishLink { pool, link, reply } => self.publish_link(pool, link, reply),
