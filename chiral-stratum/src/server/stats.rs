@@ -157,7 +157,10 @@ pub struct WorkerStats {
 }
 
 impl WorkerStats {
-    /// Estimated hashes per second between the first and last share.
+    /// Estimated hashes per second averaged over the worker's whole life,
+    /// its first share to its last (a span under a second counts as one);
+    /// it does not fall while the worker is silent. For recent hashrate,
+    /// what the node's API and metrics show, see [`WorkerStats::rates`].
     pub fn hashrate(&self) -> u128 {
         let span = self.last_ms.saturating_sub(self.first_ms).max(1000) as u128;
         self.work * 1000 / span
