@@ -446,7 +446,8 @@ async fn closed_by_server(socket: &mut tokio::net::TcpStream, limit: Duration) -
 }
 
 /// An idle connection, a half-sent request and a keep-alive connection
-/// between requests are closed after the header-read timeout, freeing
+/// between requests are closed after the header-read timeout, a body that
+/// does not arrive is answered 408 after the body-read timeout, freeing
 /// their slots; an event stream being answered is not cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_connections_are_closed_but_event_streams_stay() {
@@ -461,6 +462,7 @@ async fn idle_connections_are_closed_but_event_streams_stay() {
     let mut config = ApiConfig::new(addr);
     config.max_connections = 3;
     config.header_read_timeout = Duration::from_millis(300);
+    config.body_read_timeout = Duration::from_millis(300);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(chiral_pool::api::serve(
         node.clone(),
@@ -508,7 +510,24 @@ async fn idle_connections_are_closed_but_event_streams_stay() {
         "keep-alive connection cut"
     );
 
-    // The event stream has outlived two timeouts and is still open.
+    // A body that never comes in full is answered 408, and the slot freed.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "POST /api/v1/admin/republish HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\n{{\"pool\""
+    );
+    slow.write_all(request.as_bytes()).await.expect("write");
+    let n = tokio::time::timeout(limit, slow.read(&mut head))
+        .await
+        .expect("answered in time")
+        .expect("a reply");
+    assert!(
+        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
+    assert!(closed_by_server(&mut slow, limit).await, "slow body cut");
+
+    // The event stream has outlived the timeouts and is still open.
     let mut buf = [0u8; 1024];
     loop {
         match stream.try_read(&mut buf) {
@@ -522,5 +541,32 @@ async fn idle_connections_are_closed_but_event_streams_stay() {
     let _ = stop.send(());
     let returned = tokio::time::timeout(limit, server).await;
     assert!(returned.is_ok(), "serve returned");
+    node.shutdown().await;
+}
+
+/// A program serving the routes itself ends their event streams with the
+/// closer, without stopping the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_closer_ends_the_event_streams_of_an_embedded_router() {
+    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
+        .await
+        .expect("node");
+    let (app, closer) = chiral_pool::api::router_with_closer(
+        node.clone(),
+        ApiConfig::new(HOST.parse().expect("addr")),
+    );
+    let request = Request::get("/api/v1/events")
+        .header("host", HOST)
+        .body(Body::empty())
+        .expect("request");
+    let response = app.clone().oneshot(request).await.expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    closer.close();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20);
+    let ended = tokio::time::timeout(Duration::from_secs(10), body).await;
+    assert!(matches!(ended, Ok(Ok(_))), "the stream ended");
+    // The node still runs and answers.
+    let (status, _) = get(&app, "/api/v1/health", HOST).await;
+    assert_eq!(status, StatusCode::OK);
     node.shutdown().await;
 }

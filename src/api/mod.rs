@@ -52,6 +52,9 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration
 /// Links of the best chain listed by `pool/<id>`.
 pub const RECENT_LINKS: usize = 20;
 
+/// How long a request's body (at most [`MAX_BODY_BYTES`]) may take to
+/// arrive once its head has, by default.
+pub const DEFAULT_BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most blocks `/blocks` lists (the newest).
 pub const MAX_BLOCKS_SHOWN: usize = 1_000;
 /// Most routing-table peers `/peers` lists (in peer id order).
@@ -76,6 +79,9 @@ pub struct ApiConfig {
     /// after it; an answer being streamed is not cut). Default:
     /// [`DEFAULT_HEADER_READ_TIMEOUT`].
     pub header_read_timeout: std::time::Duration,
+    /// How long a request's body may take to arrive once its head has
+    /// (answered 408 past it). Default: [`DEFAULT_BODY_READ_TIMEOUT`].
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl ApiConfig {
@@ -88,6 +94,7 @@ impl ApiConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
         }
     }
 
@@ -106,7 +113,9 @@ struct Api {
     /// One permit per open event stream.
     streams: Arc<Semaphore>,
     /// Set when the server shuts down: event streams end.
-    closing: watch::Sender<bool>,
+    closing: Arc<watch::Sender<bool>>,
+    /// How long a request's body may take to arrive.
+    body_read_timeout: std::time::Duration,
 }
 
 /// An error answer: a status and a JSON body `{"error": ...}`.
@@ -145,10 +154,29 @@ pub fn default_hosts(addr: SocketAddr) -> Vec<String> {
 
 /// The API's routes for `node`, answering as `config` says. Their event
 /// streams end when the node stops; [`serve`] also ends them when the
-/// server shuts down (a program serving this router itself should stop
-/// the node, or drop the connections, to end them).
+/// server shuts down. A program serving the routes with its own server
+/// takes [`router_with_closer`] to end them at its shutdown.
 pub fn router(node: Arc<PoolNode>, config: ApiConfig) -> Router {
     app(node, config).0
+}
+
+/// [`router`], and what ends its event streams: call
+/// [`StreamCloser::close`] when the server serving the routes shuts down,
+/// so its graceful shutdown does not wait on them.
+pub fn router_with_closer(node: Arc<PoolNode>, config: ApiConfig) -> (Router, StreamCloser) {
+    let (router, api) = app(node, config);
+    (router, StreamCloser(api.closing.clone()))
+}
+
+/// Ends the event streams of a [`router_with_closer`]'s routes.
+#[derive(Debug, Clone)]
+pub struct StreamCloser(Arc<watch::Sender<bool>>);
+
+impl StreamCloser {
+    /// Ends every open event stream; streams opened later end at once.
+    pub fn close(&self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// The routes, and what ends their event streams.
@@ -162,7 +190,8 @@ fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
             .collect(),
         admin_token: config.admin_token,
         streams: Arc::new(Semaphore::new(config.max_event_streams)),
-        closing: watch::channel(false).0,
+        closing: Arc::new(watch::channel(false).0),
+        body_read_timeout: config.body_read_timeout,
     });
     let router = Router::new()
         .route("/", get(dashboard::page))
@@ -188,10 +217,45 @@ fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn_with_state(
+            api.clone(),
+            read_body_in_time,
+        ))
         .layer(middleware::from_fn_with_state(api.clone(), check_host))
         .layer(middleware::from_fn(security_headers))
         .with_state(api.clone());
     (router, api)
+}
+
+/// Reads a request's body whole, at most [`MAX_BODY_BYTES`], within
+/// the configured time (`ApiConfig::body_read_timeout`), before any
+/// handler runs: a client sending its
+/// body slowly cannot hold a connection (the header-read timeout covers
+/// only the head).
+async fn read_body_in_time(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    let (parts, body) = request.into_parts();
+    let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
+    let bytes = match tokio::time::timeout(api.body_read_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return ApiError(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request body too large".into(),
+            )
+            .into_response();
+        }
+        Ok(Err(e)) => return bad_request(format!("request body unreadable: {e}")).into_response(),
+        Err(_) => {
+            return ApiError(
+                StatusCode::REQUEST_TIMEOUT,
+                "request body not received in time".into(),
+            )
+            .into_response();
+        }
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
 }
 
 /// Headers every answer carries: no sniffing, no framing, no referrer,
