@@ -19,16 +19,18 @@ use chiral_pool_core::payout::{p2wpkh_address, AddressNetwork, WindowBps};
 use chiral_pool_core::pool::FeeBps;
 use chiral_pool_core::sharechain::CoinbaseRules;
 
-/// Settings of [`run_local_pool`].
+/// Settings of [`run_local_pool`] and [`run_local_pool_until`].
 #[derive(Debug, Clone)]
 pub struct LocalPoolConfig {
     /// Kademlia nodes (at least 2). Default: 3.
     pub nodes: usize,
     /// CPU miners. Default: 3.
     pub miners: usize,
-    /// Stop once every node has settled this many blocks. Default: 3.
+    /// Blocks every node should settle: [`run_local_pool`] stops once they
+    /// have, and either run reports a problem if they have not. Default: 3.
     pub blocks: usize,
-    /// Stop after this long in any case. Default: 60 s.
+    /// [`run_local_pool`] stops after this long in any case (not
+    /// [`run_local_pool_until`]). Default: 60 s.
     pub duration: Duration,
     /// Network difficulty of the synthetic chain. Default: 1/128 (a few
     /// seconds per block for three CPU miners, several links per block).
@@ -168,7 +170,9 @@ pub async fn run_local_pool(
 
 /// Runs the local pool network past its blocks and duration, until `stop`
 /// completes (for a person watching the dashboards: `stop` may be
-/// Ctrl-C), and reports what every node computed.
+/// Ctrl-C), and reports what every node computed; stopped before every
+/// node settled `config.blocks` blocks, the report lists that among its
+/// problems.
 pub async fn run_local_pool_until(
     config: LocalPoolConfig,
     stop: impl std::future::Future<Output = ()>,

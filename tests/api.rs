@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::MiningNode;
+use common::{MiningNode, ServedApi};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -109,11 +109,17 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
     let (status, body) = get(&app, "/api/v1/events", HOST).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
 
-    // A miner until a block is settled.
+    // A miner until a block is settled and the chain holds three links
+    // (the pool-wide hashrate leaves the oldest link's work out; the
+    // miner's own starts at its second share).
     fixture.mine();
     let settled = fixture.wait_for(|e| matches!(e, NodeEvent::Block(_))).await;
+    let grown = fixture
+        .wait_for(|e| matches!(e, NodeEvent::Link(l) if l.height >= 2))
+        .await;
     fixture.stop_miner().await;
     assert!(settled, "a block was settled");
+    assert!(grown, "the chain grew to three links");
 
     let (status, health) = get(&app, "/api/v1/health", HOST).await;
     assert_eq!(status, StatusCode::OK);
@@ -140,6 +146,12 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
         assert!(local > 0.0 && pool_wide > 0.0, "{window}: {detail}");
     }
     assert_eq!(stratum["top_miners"][0]["miner"], miner_address.as_str());
+    assert!(
+        stratum["top_miners"][0]["hashrate"]["15m"]
+            .as_f64()
+            .expect("a rate")
+            > 0.0
+    );
     assert_eq!(stratum["shares_rejected"]["stale"].as_u64(), Some(0));
     let recent = detail["recent_links"].as_array().expect("links");
     assert_eq!(recent[0]["height"].as_u64(), Some(height), "tip first");
@@ -393,19 +405,8 @@ async fn serve_returns_at_shutdown_whatever_clients_hold() {
     let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
         .await
         .expect("node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("bound");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(chiral_pool::api::serve(
-        node.clone(),
-        listener,
-        ApiConfig::new(addr),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = ServedApi::start(node.clone(), |_| {}).await;
+    let addr = server.addr;
     let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stalled
         .write_all(b"GET / HTTP/1.1\r\n")
@@ -417,10 +418,11 @@ async fn serve_returns_at_shutdown_whatever_clients_hold() {
     let mut head = [0u8; 64];
     let n = stream.read(&mut head).await.expect("a reply");
     assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
-    let _ = stop.send(());
     let limit = chiral_pool::api::SHUTDOWN_GRACE + Duration::from_secs(5);
-    let returned = tokio::time::timeout(limit, server).await;
-    assert!(returned.is_ok(), "serve returned within its grace period");
+    assert!(
+        server.stop(limit).await,
+        "serve returned within its grace period"
+    );
     // The event stream was ended, not left hanging: reading reaches its end.
     let mut rest = Vec::new();
     let ended = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await;
@@ -447,31 +449,25 @@ async fn closed_by_server(socket: &mut tokio::net::TcpStream, limit: Duration) -
 
 /// An idle connection, a half-sent request and a keep-alive connection
 /// between requests are closed after the header-read timeout, a body that
-/// does not arrive is answered 408 after the body-read timeout, freeing
-/// their slots; an event stream being answered is not cut.
+/// does not arrive is answered 408 after the body-read timeout, and a
+/// client that stops reading is dropped after the write timeout, each
+/// freeing its slot; an event stream being answered is not cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_connections_are_closed_but_event_streams_stay() {
+async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
         .await
         .expect("node");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("bound");
-    let mut config = ApiConfig::new(addr);
-    config.max_connections = 3;
-    config.header_read_timeout = Duration::from_millis(300);
-    config.body_read_timeout = Duration::from_millis(300);
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(chiral_pool::api::serve(
-        node.clone(),
-        listener,
-        config,
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let server = ServedApi::start(node.clone(), |config| {
+        config.max_connections = 3;
+        // Long enough for every request's head below to arrive whole on
+        // a loaded machine; short enough to wait out.
+        config.header_read_timeout = Duration::from_secs(2);
+        config.body_read_timeout = Duration::from_millis(300);
+        config.write_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let addr = server.addr;
     let limit = Duration::from_secs(10);
 
     // The event stream first: it is older than every connection cut below.
@@ -527,6 +523,19 @@ async fn idle_connections_are_closed_but_event_streams_stay() {
     );
     assert!(closed_by_server(&mut slow, limit).await, "slow body cut");
 
+    // A client that never reads: pipelined requests for the metrics fill
+    // the sockets until the server's writes stall; past the write timeout
+    // it drops the connection, and the client's own writes fail.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("buffer size");
+    let mut deaf = socket.connect(addr).await.expect("connect");
+    let request = format!("GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let writing = async { while deaf.write_all(request.as_bytes()).await.is_ok() {} };
+    assert!(
+        tokio::time::timeout(limit, writing).await.is_ok(),
+        "a client that stopped reading was dropped"
+    );
+
     // The event stream has outlived the timeouts and is still open.
     let mut buf = [0u8; 1024];
     loop {
@@ -538,9 +547,26 @@ async fn idle_connections_are_closed_but_event_streams_stay() {
         }
     }
 
-    let _ = stop.send(());
-    let returned = tokio::time::timeout(limit, server).await;
-    assert!(returned.is_ok(), "serve returned");
+    assert!(server.stop(limit).await, "serve returned");
+    node.shutdown().await;
+}
+
+/// A timeout of zero is refused, naming the field.
+#[tokio::test]
+async fn serve_refuses_a_zero_timeout() {
+    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
+        .await
+        .expect("node");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let mut config = ApiConfig::new(listener.local_addr().expect("bound"));
+    config.write_timeout = Duration::ZERO;
+    let refused = chiral_pool::api::serve(node.clone(), listener, config, std::future::pending())
+        .await
+        .expect_err("refused");
+    assert_eq!(refused.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(refused.to_string().contains("write_timeout"), "{refused}");
     node.shutdown().await;
 }
 

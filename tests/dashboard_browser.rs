@@ -11,12 +11,11 @@
 
 mod common;
 
-use common::MiningNode;
+use common::{MiningNode, ServedApi};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use chiral_pool::api::{serve, ApiConfig};
 use chiral_pool::core::identity::Keypair;
 use chiral_pool::node::NodeEvent;
 use serde_json::{json, Value};
@@ -200,19 +199,8 @@ async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
     let miner_address = fixture.miner_address.clone();
     let pool = node.pool().expect("a pool");
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("bound");
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    let api = tokio::spawn(serve(
-        node.clone(),
-        listener,
-        ApiConfig::new(addr),
-        async move {
-            let _ = api_stopped.await;
-        },
-    ));
+    let api = ServedApi::start(node.clone(), |_| {}).await;
+    let addr = api.addr;
 
     // A miner that keeps mining while the page loads: links and samples
     // keep coming on the event stream. The page needs a settled block and
@@ -259,8 +247,7 @@ async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
     driver.close().await;
     drop(driver);
     fixture.stop_miner().await;
-    let _ = stop_api.send(());
-    let _ = api.await;
+    let _ = api.stop(Duration::from_secs(10)).await;
     node.shutdown().await;
 
     assert!(loaded, "the snapshot showed: {dom}");

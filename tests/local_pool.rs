@@ -1,10 +1,9 @@
 //! The README's main job in a short mode: blocks are found, every node
-//! discovers the pool and computes the same conserving splits; and its
-//! serving mode, which mines past its blocks and duration until stopped.
+//! discovers the pool and computes the same conserving splits.
 
 use std::time::Duration;
 
-use chiral_pool::demo::{run_local_pool, run_local_pool_until, LocalPoolConfig};
+use chiral_pool::demo::{run_local_pool, LocalPoolConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_local_pool_network_pays_identically_on_every_node() {
@@ -37,55 +36,4 @@ async fn the_local_pool_network_pays_identically_on_every_node() {
             assert_eq!(block.settlement, report.nodes[0].blocks[b].settlement);
         }
     }
-}
-
-/// `run_local_pool_until` mines past `blocks` and `duration` and serves
-/// the dashboards until its stop future completes.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_serving_local_pool_runs_until_stopped() {
-    let config = LocalPoolConfig {
-        nodes: 2,
-        miners: 1,
-        blocks: 1,
-        duration: Duration::from_secs(1),
-        block_difficulty: 1.0 / 8192.0,
-        restart: false,
-        http: true,
-        ..LocalPoolConfig::default()
-    };
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut stop = Some(stop);
-    let mut dashboards = Vec::new();
-    let run = run_local_pool_until(
-        config,
-        async move {
-            let _ = stopped.await;
-        },
-        |p| {
-            dashboards.clone_from(&p.dashboards);
-            // Past the one block asked for: stop.
-            if p.settled_min >= 2 {
-                if let Some(stop) = stop.take() {
-                    let _ = stop.send(());
-                }
-            }
-        },
-    );
-    let report = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("stopped once two blocks settled")
-        .expect("network starts");
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
-    for node in &report.nodes {
-        assert!(
-            node.blocks.len() >= 2,
-            "node {} settled {}",
-            node.index,
-            node.blocks.len()
-        );
-    }
-    assert_eq!(dashboards.len(), 2, "{dashboards:?}");
-    assert!(dashboards
-        .iter()
-        .all(|url| url.starts_with("http://127.0.0.1:")));
 }

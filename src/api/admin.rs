@@ -167,15 +167,27 @@ pub(super) async fn follow(
         ApiError(status, format!("bad request body: {e}"))
     })?;
     let id: PoolId = parse_pool(&request.pool)?;
-    let ann = api
-        .node
-        .find_pool(&id)
-        .await
-        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "pool not found in the DHT".into()))?;
-    api.node
-        .follow(&ann)
-        .await
-        .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))?;
+    // On its own task: a client that goes away, or a server shutting
+    // down, must not cancel the node half way into following.
+    let node = api.node.clone();
+    let followed = tokio::spawn(async move {
+        let ann = node
+            .find_pool(&id)
+            .await
+            .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, "pool not found in the DHT".into()))?;
+        node.follow(&ann)
+            .await
+            .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))
+    });
+    match followed.await {
+        Ok(result) => result?,
+        Err(e) => {
+            return Err(ApiError(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("following failed: {e}"),
+            ))
+        }
+    }
     Ok(Json(json!({"following": id.to_hex()})))
 }
 

@@ -25,10 +25,6 @@ const MAX_MINERS_SHOWN: usize = 50;
 
 /// Hashrates by window label (`1m`, `15m`, `1h`, `24h`), hashes per
 /// second.
-fn by_window(rates: [f64; 4]) -> Value {
-    json!(ByWindow(rates))
-}
-
 pub(super) async fn health(State(api): State<Arc<Api>>) -> Json<Value> {
     let node = &api.node;
     Json(json!({
@@ -89,6 +85,15 @@ pub(super) fn parse_pool(id: &str) -> Result<PoolId, ApiError> {
     PoolId::from_hex(id).ok_or_else(|| bad_request("a pool id is 64 hex digits"))
 }
 
+/// One miner's workers on this node, summed.
+#[derive(Default)]
+struct MinerTotals {
+    shares: u64,
+    workers: usize,
+    /// Hashes per second over the four windows.
+    rates: [f64; 4],
+}
+
 pub(super) async fn pool(
     State(api): State<Arc<Api>>,
     Path(id): Path<String>,
@@ -127,7 +132,7 @@ pub(super) async fn pool(
         body["blocks_settled"] = json!(node.blocks().len());
         if let Some(keeper) = node.links() {
             let now = node.config().clock.now();
-            body["hashrate"] = by_window(keeper.chain_hashrate(now, HASHRATE_WINDOWS_SECS));
+            body["hashrate"] = json!(ByWindow(keeper.chain_hashrate(now, HASHRATE_WINDOWS_SECS)));
             body["recent_links"] = json!(keeper.recent_links(RECENT_LINKS));
         }
         if let Some((addr, stats)) = node.stratum() {
@@ -138,26 +143,28 @@ pub(super) async fn pool(
                 .collect();
             // One pass under the server's lock; a miner's name is copied
             // once, not per worker.
-            let mut miners: BTreeMap<String, (u64, usize, f64)> = BTreeMap::new();
+            let mut miners: BTreeMap<String, MinerTotals> = BTreeMap::new();
             let workers = stats.fold_workers(0usize, |n, name, w| {
-                let miner = miner_of(name);
-                let rate = w.rates.rates(now_ms)[1];
-                match miners.get_mut(miner) {
-                    Some(m) => *m = (m.0 + w.shares, m.1 + 1, m.2 + rate),
-                    None => {
-                        miners.insert(miner.to_owned(), (w.shares, 1, rate));
-                    }
+                let rates = w.rates.rates(now_ms);
+                let totals = match miners.get_mut(miner_of(name)) {
+                    Some(totals) => totals,
+                    None => miners.entry(miner_of(name).to_owned()).or_default(),
+                };
+                totals.shares += w.shares;
+                totals.workers += 1;
+                for (sum, rate) in totals.rates.iter_mut().zip(rates) {
+                    *sum += rate;
                 }
                 n + 1
             });
-            let mut top: Vec<(&str, (u64, usize, f64))> =
-                miners.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-            top.sort_by(|a, b| b.1 .2.total_cmp(&a.1 .2).then(a.0.cmp(b.0)));
+            // The busiest by their 15 minute hashrate.
+            let mut top: Vec<(&String, &MinerTotals)> = miners.iter().collect();
+            top.sort_by(|a, b| b.1.rates[1].total_cmp(&a.1.rates[1]).then(a.0.cmp(b.0)));
             top.truncate(MAX_MINERS_SHOWN);
             let top: Vec<Value> = top
                 .into_iter()
-                .map(|(miner, (shares, workers, rate))| {
-                    json!({"miner": miner, "shares": shares, "workers": workers, "hashrate_15m": rate.round()})
+                .map(|(miner, t)| {
+                    json!({"miner": miner, "shares": t.shares, "workers": t.workers, "hashrate": ByWindow(t.rates)})
                 })
                 .collect();
             body["stratum"] = json!({
@@ -165,7 +172,7 @@ pub(super) async fn pool(
                 "connections": stats.connections_open.load(Ordering::Relaxed),
                 "miners": miners.len(),
                 "workers": workers,
-                "hashrate": by_window(stats.hashrate()),
+                "hashrate": ByWindow(stats.hashrate()),
                 "history": node.watch.history(),
                 "shares_accepted": stats.accepted.load(Ordering::Relaxed),
                 "shares_rejected": rejected,
@@ -195,7 +202,7 @@ pub(super) async fn miner(
             json!({
                 "worker": name,
                 "shares": w.shares,
-                "hashrate": by_window(w.rates.rates(now_ms)),
+                "hashrate": ByWindow(w.rates.rates(now_ms)),
                 "last_share_secs_ago": now_ms.saturating_sub(w.last_ms) / 1000,
             })
         })

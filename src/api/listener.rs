@@ -1,9 +1,13 @@
 //! A listener that serves a bounded number of connections at once: past
 //! the cap, new connections wait in the kernel's backlog until one closes.
+//! A connection whose client stops reading fails once its writes have
+//! made no progress for the write timeout, so it cannot hold its place.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -14,15 +18,26 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 pub struct CappedListener {
     inner: TcpListener,
     permits: Arc<Semaphore>,
+    write_timeout: Option<Duration>,
 }
 
 impl CappedListener {
-    /// Caps `inner` at `max` open connections (at least one).
+    /// Caps `inner` at `max` open connections (at least one), with no
+    /// write timeout.
     pub fn new(inner: TcpListener, max: usize) -> Self {
         CappedListener {
             inner,
             permits: Arc::new(Semaphore::new(max.max(1))),
+            write_timeout: None,
         }
+    }
+
+    /// The same, failing a connection's write (`TimedOut`) once its
+    /// writes have made no progress for `limit`: its client stopped
+    /// reading.
+    pub fn with_write_timeout(mut self, limit: Duration) -> Self {
+        self.write_timeout = Some(limit);
+        self
     }
 }
 
@@ -31,6 +46,37 @@ impl CappedListener {
 pub struct CappedStream {
     io: TcpStream,
     _permit: OwnedSemaphorePermit,
+    write_timeout: Option<Duration>,
+    /// Running while writes wait on a full socket.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl CappedStream {
+    /// Passes a write's `poll` on; fails it once writes have waited for
+    /// the write timeout without progress.
+    fn watch_write<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        let Some(limit) = self.write_timeout else {
+            return poll;
+        };
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "the client stopped reading",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 impl axum::serve::Listener for CappedListener {
@@ -49,6 +95,8 @@ impl axum::serve::Listener for CappedListener {
             CappedStream {
                 io,
                 _permit: permit,
+                write_timeout: self.write_timeout,
+                stalled: None,
             },
             addr,
         )
@@ -75,11 +123,13 @@ impl AsyncWrite for CappedStream {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, buf)
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.watch_write(cx, poll)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.io).poll_flush(cx)
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.watch_write(cx, poll)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -91,7 +141,8 @@ impl AsyncWrite for CappedStream {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.watch_write(cx, poll)
     }
 
     fn is_write_vectored(&self) -> bool {

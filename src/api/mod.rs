@@ -11,7 +11,9 @@
 //! panic; every answer is built from bounded state the node already
 //! keeps, and lists are capped, so no request can grow memory or wait on
 //! the network (but the admin actions, which put to and read from the
-//! DHT). Connections, event streams and request bodies are capped.
+//! DHT, and `/peers`, which asks the DHT task for its routing table and
+//! answers 503 if it does not answer in time). Connections, event
+//! streams and request bodies are capped; slow clients are timed out.
 
 mod admin;
 mod dashboard;
@@ -24,6 +26,7 @@ pub use listener::CappedListener;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -41,24 +44,30 @@ use crate::node::PoolNode;
 pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 /// Event streams open at once by default; more are answered 503.
 pub const DEFAULT_MAX_EVENT_STREAMS: usize = 16;
-/// Largest request body (admin actions' JSON).
+/// Largest request body, for any request (admin actions' JSON is the only
+/// one read).
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
-/// How long [`serve`] waits for open requests after its shutdown.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
-/// How long a connection may take to send a request's head by default,
-/// counted from when the server waits for one: an idle keep-alive
-/// connection is closed after it too.
-pub const DEFAULT_HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Links of the best chain listed by `pool/<id>`.
 pub const RECENT_LINKS: usize = 20;
-
-/// How long a request's body (at most [`MAX_BODY_BYTES`]) may take to
-/// arrive once its head has, by default.
-pub const DEFAULT_BODY_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Most blocks `/blocks` lists (the newest).
 pub const MAX_BLOCKS_SHOWN: usize = 1_000;
 /// Most routing-table peers `/peers` lists (in peer id order).
 pub const MAX_PEERS_SHOWN: usize = 256;
+
+/// How long [`serve`] waits for open requests after its shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How long a connection may take to send a request's head by default,
+/// counted from when the server waits for one: an idle keep-alive
+/// connection is closed after it too.
+pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request's body (at most [`MAX_BODY_BYTES`]) may take to
+/// arrive once its head has, by default.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long writes to a client may make no progress by default before
+/// its connection is dropped (it stopped reading).
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest timeout [`serve`] takes.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// How an API server answers.
 #[derive(Debug, Clone)]
@@ -78,10 +87,14 @@ pub struct ApiConfig {
     /// counted from when it waits for one (an idle connection is closed
     /// after it; an answer being streamed is not cut). Default:
     /// [`DEFAULT_HEADER_READ_TIMEOUT`].
-    pub header_read_timeout: std::time::Duration,
+    pub header_read_timeout: Duration,
     /// How long a request's body may take to arrive once its head has
     /// (answered 408 past it). Default: [`DEFAULT_BODY_READ_TIMEOUT`].
-    pub body_read_timeout: std::time::Duration,
+    pub body_read_timeout: Duration,
+    /// How long writes to a client may make no progress before [`serve`]
+    /// drops its connection (a client that stopped reading an answer or
+    /// an event stream). Default: [`DEFAULT_WRITE_TIMEOUT`].
+    pub write_timeout: Duration,
 }
 
 impl ApiConfig {
@@ -95,7 +108,27 @@ impl ApiConfig {
             max_event_streams: DEFAULT_MAX_EVENT_STREAMS,
             header_read_timeout: DEFAULT_HEADER_READ_TIMEOUT,
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
+    }
+
+    /// Refuses a timeout of zero or over [`MAX_TIMEOUT`], naming it.
+    fn check_timeouts(&self) -> std::io::Result<()> {
+        for (field, value) in [
+            ("header_read_timeout", self.header_read_timeout),
+            ("body_read_timeout", self.body_read_timeout),
+            ("write_timeout", self.write_timeout),
+        ] {
+            if value.is_zero() || value > MAX_TIMEOUT {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "ApiConfig::{field} must be over zero and at most a day, not {value:?}"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The same, with admin actions allowed to holders of `token`.
@@ -113,9 +146,9 @@ struct Api {
     /// One permit per open event stream.
     streams: Arc<Semaphore>,
     /// Set when the server shuts down: event streams end.
-    closing: Arc<watch::Sender<bool>>,
+    closing: watch::Sender<bool>,
     /// How long a request's body may take to arrive.
-    body_read_timeout: std::time::Duration,
+    body_read_timeout: Duration,
 }
 
 /// An error answer: a status and a JSON body `{"error": ...}`.
@@ -170,7 +203,7 @@ pub fn router_with_closer(node: Arc<PoolNode>, config: ApiConfig) -> (Router, St
 
 /// Ends the event streams of a [`router_with_closer`]'s routes.
 #[derive(Debug, Clone)]
-pub struct StreamCloser(Arc<watch::Sender<bool>>);
+pub struct StreamCloser(watch::Sender<bool>);
 
 impl StreamCloser {
     /// Ends every open event stream; streams opened later end at once.
@@ -190,7 +223,7 @@ fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
             .collect(),
         admin_token: config.admin_token,
         streams: Arc::new(Semaphore::new(config.max_event_streams)),
-        closing: Arc::new(watch::channel(false).0),
+        closing: watch::channel(false).0,
         body_read_timeout: config.body_read_timeout,
     });
     let router = Router::new()
@@ -229,21 +262,25 @@ fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
 
 /// Reads a request's body whole, at most [`MAX_BODY_BYTES`], within
 /// the configured time (`ApiConfig::body_read_timeout`), before any
-/// handler runs: a client sending its
-/// body slowly cannot hold a connection (the header-read timeout covers
-/// only the head).
+/// handler runs: a client sending its body slowly cannot hold a
+/// connection (the header-read timeout covers only the head). A request
+/// without a body passes as it is; one announcing too large a body is
+/// refused before it is read.
 async fn read_body_in_time(State(api): State<Arc<Api>>, request: Request, next: Next) -> Response {
     use http_body_util::BodyExt;
+    let hint = axum::body::HttpBody::size_hint(request.body());
+    if hint.exact() == Some(0) {
+        return next.run(request).await;
+    }
+    if hint.lower() > MAX_BODY_BYTES as u64 {
+        return too_large().into_response();
+    }
     let (parts, body) = request.into_parts();
     let limited = http_body_util::Limited::new(body, MAX_BODY_BYTES);
     let bytes = match tokio::time::timeout(api.body_read_timeout, limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return ApiError(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "request body too large".into(),
-            )
-            .into_response();
+            return too_large().into_response();
         }
         Ok(Err(e)) => return bad_request(format!("request body unreadable: {e}")).into_response(),
         Err(_) => {
@@ -256,6 +293,13 @@ async fn read_body_in_time(State(api): State<Arc<Api>>, request: Request, next: 
     };
     next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
         .await
+}
+
+fn too_large() -> ApiError {
+    ApiError(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("request body over {MAX_BODY_BYTES} bytes"),
+    )
 }
 
 /// Headers every answer carries: no sniffing, no framing, no referrer,
@@ -313,22 +357,33 @@ async fn check_host(State(api): State<Arc<Api>>, request: Request, next: Next) -
 }
 
 /// Serves the API on `listener` until `shutdown`, at most
-/// `config.max_connections` connections at once, each given
-/// `config.header_read_timeout` to send a request's head (so idle and
-/// stalled clients cannot hold the connection slots). At `shutdown` the
-/// event streams end and open requests get [`SHUTDOWN_GRACE`] to finish;
-/// then it returns, and connections still open are dropped.
+/// `config.max_connections` connections at once. Slow clients cannot hold
+/// the connection slots: a connection is closed when it takes over
+/// `config.header_read_timeout` to send a request's head (an idle one
+/// too), answered 408 when its body takes over `config.body_read_timeout`,
+/// and dropped when writes to it make no progress for
+/// `config.write_timeout`. At `shutdown` the listener closes, the event
+/// streams end and open requests get [`SHUTDOWN_GRACE`] to finish; then
+/// it returns, and connections still open are dropped.
+///
+/// # Errors
+///
+/// `InvalidInput`, naming the field, when a timeout is zero or over
+/// [`MAX_TIMEOUT`].
 pub async fn serve(
     node: Arc<PoolNode>,
     listener: tokio::net::TcpListener,
     config: ApiConfig,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    shutdown: impl std::future::Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
     use axum::serve::Listener as _;
+    use tracing::Instrument as _;
+    config.check_timeouts()?;
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(config.header_read_timeout);
-    let mut listener = CappedListener::new(listener, config.max_connections);
+    let mut listener = CappedListener::new(listener, config.max_connections)
+        .with_write_timeout(config.write_timeout);
     let (router, api) = app(node, config);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = tokio::task::JoinSet::new();
@@ -340,16 +395,25 @@ pub async fn serve(
                 let service = hyper_util::service::TowerToHyperService::new(router.clone());
                 let connection = http.serve_connection(hyper_util::rt::TokioIo::new(io), service);
                 let connection = graceful.watch(connection);
-                connections.spawn(async move {
+                let served = async move {
                     if let Err(error) = connection.await {
-                        tracing::debug!(%peer, %error, "API connection closed");
+                        tracing::debug!(%error, "API connection closed");
                     }
-                });
+                };
+                connections.spawn(served.instrument(tracing::debug_span!("api_connection", %peer)));
             }
             // Reap finished connections so the set stays as small as the cap.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            Some(ended) = connections.join_next(), if !connections.is_empty() => {
+                if let Err(e) = ended {
+                    if e.is_panic() {
+                        tracing::error!(error = %e, "an API connection task panicked");
+                    }
+                }
+            }
         }
     }
+    // New clients are refused at once rather than left in the backlog.
+    drop(listener);
     api.closing.send_replace(true);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
     connections.shutdown().await;

@@ -102,7 +102,8 @@ pub struct HashrateSample {
     /// Unix seconds.
     pub time: u64,
     /// Hashes per second over 1 m, 15 m, 1 h and 24 h; in JSON an object
-    /// keyed by window, like every hashrate the API gives ([`ByWindow`]).
+    /// keyed by window (`{"1m": .., "15m": .., "1h": .., "24h": ..}`,
+    /// whole hashes per second), like every hashrate the API gives.
     #[serde(serialize_with = "by_window")]
     pub hashrate: [f64; 4],
 }
@@ -112,7 +113,7 @@ pub struct HashrateSample {
 /// object keyed by window (`{"1m": .., "15m": .., "1h": .., "24h": ..}`),
 /// each rounded to a whole hash per second.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct ByWindow(pub [f64; 4]);
+pub(crate) struct ByWindow(pub(crate) [f64; 4]);
 
 impl Serialize for ByWindow {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -22,9 +22,10 @@ mod tasks;
 mod tips;
 
 pub use config::{NodeConfig, NodeError, PoolSpec, DEFAULT_PUBLISH_QUEUE, DEFAULT_REWARD};
+pub(crate) use events::ByWindow;
 pub use events::{
-    BlockEvent, ByWindow, HashrateSample, LinkEvent, MinerShares, NodeEvent, NodeWatch,
-    SharesEvent, EVENT_QUEUE, HISTORY_SAMPLES, MAX_MINERS_PER_EVENT, SAMPLE_EVERY,
+    BlockEvent, HashrateSample, LinkEvent, MinerShares, NodeEvent, NodeWatch, SharesEvent,
+    EVENT_QUEUE, HISTORY_SAMPLES, MAX_MINERS_PER_EVENT, SAMPLE_EVERY,
 };
 pub use journal::{GroupCommit, JournalEntry, JournalError, JournalWriter, ShareJournal};
 pub use link_store::LinkStore;

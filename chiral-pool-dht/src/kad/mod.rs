@@ -39,6 +39,7 @@ pub const MAX_PEER_ADDRESSES: usize = 8;
 
 /// A peer of the routing table, as [`KadStore::peers`] lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PeerInfo {
     /// The peer.
     pub peer_id: PeerId,
@@ -143,6 +144,11 @@ impl KadStore {
 
     /// The peers in the routing table, in peer id order, at most `limit`
     /// (the table holds up to 256 buckets of 20).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Closed`] when the node stopped,
+    /// [`StoreError::Timeout`] when its task did not answer in time.
     pub async fn peers(&self, limit: usize) -> Result<Vec<PeerInfo>, StoreError> {
         self.call(|reply| Command::Peers { limit, reply }).await?
     }

@@ -126,7 +126,7 @@ function showPool(pool) {
       cell(tr, short(m.miner), "id").title = m.miner;
       cell(tr, String(m.workers), "num");
       cell(tr, String(m.shares), "num");
-      cell(tr, rate(m.hashrate_15m), "num");
+      cell(tr, rate(m.hashrate["15m"]), "num");
     });
   }
   if (pool.hashrate) text("pool-15m", rate(pool.hashrate["15m"]));
