@@ -93,7 +93,7 @@ pub async fn api_figures(figs: &mut Vec<Figure>, quick: bool) {
         let stats = stats.clone();
         move || stats.accepted.load(Ordering::Relaxed) + stats.rejected_total()
     };
-    let (conns, seconds, rounds) = if quick { (500, 2, 4) } else { (1_000, 4, 6) };
+    let (conns, seconds, rounds) = if quick { (500, 2, 4) } else { (1_000, 4, 10) };
     let (mut alone, mut watched) = (Vec::new(), Vec::new());
     let answers = Arc::new(AtomicU64::new(0));
     for round in 0..rounds {
@@ -104,8 +104,10 @@ pub async fn api_figures(figs: &mut Vec<Figure>, quick: bool) {
         } else {
             [true, false]
         };
-        for with_api in order {
-            let with_api = with_api && std::env::var_os("CHIRAL_PERF_AA").is_none();
+        for side in order {
+            // CHIRAL_PERF_AA=1 measures the noise: both sides run without
+            // an API client.
+            let with_api = side && std::env::var_os("CHIRAL_PERF_AA").is_none();
             let stop = Arc::new(AtomicBool::new(false));
             let watcher = with_api.then(|| {
                 tokio::spawn(watch_api(
@@ -126,7 +128,7 @@ pub async fn api_figures(figs: &mut Vec<Figure>, quick: bool) {
             if let Some(w) = watcher {
                 let _ = w.await;
             }
-            if with_api { &mut watched } else { &mut alone }.push(rate);
+            if side { &mut watched } else { &mut alone }.push(rate);
             // The server drops the connections before the next run.
             for _ in 0..100 {
                 if stats.connections_open.load(Ordering::Relaxed) == 0 {
