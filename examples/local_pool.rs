@@ -220,7 +220,7 @@ async fn main() -> ExitCode {
         }
     }
     if report.problems.is_empty() {
-        println!("\nOK: every node holds the same share chain and computed the same payouts.");
+        println!("\nOK: every node settled the same blocks on the same links and computed the same payouts.");
         ExitCode::SUCCESS
     } else {
         for p in &report.problems {

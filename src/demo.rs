@@ -13,6 +13,7 @@ use chiral_pool_core::ids::{PayoutId, PoolId};
 use chiral_pool_core::pow::Target;
 use chiral_stratum::client::ClientConfig;
 
+use crate::api::ApiServer;
 use crate::miner::{run_cpu_miner, MinerStats};
 use crate::node::{Balance, ChainBlock, ChainStatus, NodeConfig, NodeError, PoolNode, PoolSpec};
 use chiral_pool_core::payout::{p2wpkh_address, AddressNetwork, WindowBps};
@@ -128,36 +129,6 @@ pub struct Progress {
     pub dashboards: Vec<String>,
 }
 
-/// A node's API server in the demo.
-struct DemoApi {
-    addr: std::net::SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl DemoApi {
-    /// Serves `node`'s API on `addr` (port 0 picks one).
-    async fn start(node: Arc<PoolNode>, addr: std::net::SocketAddr) -> std::io::Result<Self> {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        let addr = listener.local_addr()?;
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let config = crate::api::ApiConfig::new(addr);
-        let task = tokio::spawn(crate::api::serve(node, listener, config, async move {
-            let _ = stopped.await;
-        }));
-        Ok(DemoApi { addr, stop, task })
-    }
-
-    async fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.task.await;
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-}
-
 /// Runs the local pool network until every node settled
 /// `config.blocks` blocks or `config.duration` passed, and reports what
 /// every node computed.
@@ -251,10 +222,10 @@ async fn run(
     if config.http {
         for n in &nodes {
             let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-            apis.push(DemoApi::start(n.clone(), any).await?);
+            apis.push(ApiServer::start(n.clone(), any, |_| {}).await?);
         }
     }
-    let dashboards: Vec<String> = apis.iter().map(DemoApi::url).collect();
+    let dashboards: Vec<String> = apis.iter().map(ApiServer::url).collect();
     let want = nodes.len() - 1;
     for n in &nodes {
         let _ = tokio::time::timeout(Duration::from_secs(20), n.store.wait_for_peers(want)).await;
@@ -330,9 +301,9 @@ async fn run(
             if apis.len() > last {
                 // The dashboard stays where it was, now on the new node.
                 let old = apis.remove(last);
-                let addr = old.addr;
-                old.stop().await;
-                apis.insert(last, DemoApi::start(again.clone(), addr).await?);
+                let addr = old.addr();
+                let _ = old.stop().await;
+                apis.insert(last, ApiServer::start(again.clone(), addr, |_| {}).await?);
             }
             nodes[last] = again;
             restart_config = None;
@@ -390,7 +361,7 @@ async fn run(
         problems,
     };
     for api in apis {
-        api.stop().await;
+        let _ = api.stop().await;
     }
     for n in &nodes {
         n.shutdown().await;

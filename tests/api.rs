@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{MiningNode, ServedApi};
+use common::{serve_api, stop_api, MiningNode};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -86,7 +86,7 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
     let token = AdminToken::generate();
     let mut config = ApiConfig::new(HOST.parse().expect("addr")).with_admin(token.clone());
     config.max_event_streams = 1;
-    let app = router(node.clone(), config);
+    let app = router(node.clone(), config).expect("a router");
 
     // Subscribed before any link: the stream holds what happens next.
     let events = app
@@ -338,7 +338,8 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
         StatusCode::PAYLOAD_TOO_LARGE
     );
     // A server without a token obeys no admin action.
-    let tokenless = router(node.clone(), ApiConfig::new(HOST.parse().expect("addr")));
+    let tokenless =
+        router(node.clone(), ApiConfig::new(HOST.parse().expect("addr"))).expect("a router");
     let response = tokenless
         .oneshot(admin("/api/v1/admin/republish", bearer, ""))
         .await
@@ -405,8 +406,8 @@ async fn serve_returns_at_shutdown_whatever_clients_hold() {
     let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
         .await
         .expect("node");
-    let server = ServedApi::start(node.clone(), |_| {}).await;
-    let addr = server.addr;
+    let server = serve_api(node.clone(), |_| {}).await;
+    let addr = server.addr();
     let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
     stalled
         .write_all(b"GET / HTTP/1.1\r\n")
@@ -420,7 +421,7 @@ async fn serve_returns_at_shutdown_whatever_clients_hold() {
     assert!(String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 200"));
     let limit = chiral_pool::api::SHUTDOWN_GRACE + Duration::from_secs(5);
     assert!(
-        server.stop(limit).await,
+        stop_api(server, limit).await,
         "serve returned within its grace period"
     );
     // The event stream was ended, not left hanging: reading reaches its end.
@@ -458,7 +459,7 @@ async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
     let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
         .await
         .expect("node");
-    let server = ServedApi::start(node.clone(), |config| {
+    let server = serve_api(node.clone(), |config| {
         config.max_connections = 3;
         // Long enough for every request's head below to arrive whole on
         // a loaded machine; short enough to wait out.
@@ -467,7 +468,7 @@ async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
         config.write_timeout = Duration::from_millis(300);
     })
     .await;
-    let addr = server.addr;
+    let addr = server.addr();
     let limit = Duration::from_secs(10);
 
     // The event stream first: it is older than every connection cut below.
@@ -522,10 +523,27 @@ async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
         String::from_utf8_lossy(&head[..n])
     );
     assert!(closed_by_server(&mut slow, limit).await, "slow body cut");
+    // A chunked body, of no announced length, that stalls: 408 too.
+    let mut chunked = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "POST /api/v1/admin/republish HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
+    );
+    chunked.write_all(request.as_bytes()).await.expect("write");
+    let n = tokio::time::timeout(limit, chunked.read(&mut head))
+        .await
+        .expect("answered in time")
+        .expect("a reply");
+    assert!(
+        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 408"),
+        "{}",
+        String::from_utf8_lossy(&head[..n])
+    );
 
     // A client that never reads: pipelined requests for the metrics fill
     // the sockets until the server's writes stall; past the write timeout
-    // it drops the connection, and the client's own writes fail.
+    // it drops the connection, and the client's own writes fail. (The
+    // server's loopback send buffer, megabytes, fills after a few hundred
+    // answers of tens of kilobytes; without the timeout this would hang.)
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
     socket.set_recv_buffer_size(4096).expect("buffer size");
     let mut deaf = socket.connect(addr).await.expect("connect");
@@ -547,7 +565,7 @@ async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
         }
     }
 
-    assert!(server.stop(limit).await, "serve returned");
+    assert!(stop_api(server, limit).await, "serve returned");
     node.shutdown().await;
 }
 
@@ -580,7 +598,8 @@ async fn the_closer_ends_the_event_streams_of_an_embedded_router() {
     let (app, closer) = chiral_pool::api::router_with_closer(
         node.clone(),
         ApiConfig::new(HOST.parse().expect("addr")),
-    );
+    )
+    .expect("a router");
     let request = Request::get("/api/v1/events")
         .header("host", HOST)
         .body(Body::empty())
@@ -594,5 +613,27 @@ async fn the_closer_ends_the_event_streams_of_an_embedded_router() {
     // The node still runs and answers.
     let (status, _) = get(&app, "/api/v1/health", HOST).await;
     assert_eq!(status, StatusCode::OK);
+    node.shutdown().await;
+}
+
+/// A body of unknown length is read no further than the cap: 413.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_over_the_cap_is_refused() {
+    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
+        .await
+        .expect("node");
+    let token = AdminToken::generate();
+    let config = ApiConfig::new(HOST.parse().expect("addr")).with_admin(token.clone());
+    let app = router(node.clone(), config).expect("a router");
+    let chunk = axum::body::Bytes::from(vec![b' '; 1024]);
+    let chunks = (0..5).map(move |_| Ok::<_, std::io::Error>(chunk.clone()));
+    let request = Request::post("/api/v1/admin/follow")
+        .header("host", HOST)
+        .header("authorization", format!("Bearer {}", token.as_str()))
+        .header("content-type", "application/json")
+        .body(Body::from_stream(futures::stream::iter(chunks)))
+        .expect("request");
+    let response = app.oneshot(request).await.expect("answered");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     node.shutdown().await;
 }

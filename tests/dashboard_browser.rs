@@ -11,7 +11,7 @@
 
 mod common;
 
-use common::{MiningNode, ServedApi};
+use common::{serve_api, stop_api, MiningNode};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -199,8 +199,8 @@ async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
     let miner_address = fixture.miner_address.clone();
     let pool = node.pool().expect("a pool");
 
-    let api = ServedApi::start(node.clone(), |_| {}).await;
-    let addr = api.addr;
+    let api = serve_api(node.clone(), |_| {}).await;
+    let addr = api.addr();
 
     // A miner that keeps mining while the page loads: links and samples
     // keep coming on the event stream. The page needs a settled block and
@@ -247,7 +247,7 @@ async fn the_dashboard_shows_pools_chart_and_blocks_in_chromium() {
     driver.close().await;
     drop(driver);
     fixture.stop_miner().await;
-    let _ = api.stop(Duration::from_secs(10)).await;
+    let _ = stop_api(api, Duration::from_secs(10)).await;
     node.shutdown().await;
 
     assert!(loaded, "the snapshot showed: {dom}");

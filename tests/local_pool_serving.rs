@@ -30,8 +30,13 @@ async fn the_serving_local_pool_runs_until_stopped() {
         let answers = answers.clone();
         async move {
             let urls = urls_rx.await.unwrap_or_default();
+            let http = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("an HTTP client");
             for url in urls {
-                let status = match reqwest::get(format!("{url}api/v1/health")).await {
+                let status = match http.get(format!("{url}api/v1/health")).send().await {
                     Ok(response) => response.status().as_u16(),
                     Err(_) => 0,
                 };

@@ -170,7 +170,7 @@ pub(super) async fn follow(
     // On its own task: a client that goes away, or a server shutting
     // down, must not cancel the node half way into following.
     let node = api.node.clone();
-    let followed = tokio::spawn(async move {
+    let followed = tokio::spawn(tracing::Instrument::in_current_span(async move {
         let ann = node
             .find_pool(&id)
             .await
@@ -178,14 +178,15 @@ pub(super) async fn follow(
         node.follow(&ann)
             .await
             .map_err(|e| ApiError(StatusCode::CONFLICT, e.to_string()))
-    });
+    }));
     match followed.await {
         Ok(result) => result?,
         Err(e) => {
+            tracing::error!(error = %e, "the follow task failed");
             return Err(ApiError(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                format!("following failed: {e}"),
-            ))
+                "following failed".into(),
+            ));
         }
     }
     Ok(Json(json!({"following": id.to_hex()})))

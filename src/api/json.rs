@@ -7,7 +7,6 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::Json;
 use chiral_pool_core::ids::{PayoutId, PoolId};
-use chiral_pool_core::manager::Source;
 use chiral_pool_core::pow::{Difficulty, Target};
 use chiral_stratum::server::{RejectReason, HASHRATE_WINDOWS_SECS};
 use serde_json::{json, Value};
@@ -23,8 +22,6 @@ const MAX_WORKERS_SHOWN: usize = 256;
 /// Most miners listed by `pool/<id>` (the busiest over 15 minutes).
 const MAX_MINERS_SHOWN: usize = 50;
 
-/// Hashrates by window label (`1m`, `15m`, `1h`, `24h`), hashes per
-/// second.
 pub(super) async fn health(State(api): State<Arc<Api>>) -> Json<Value> {
     let node = &api.node;
     Json(json!({
@@ -38,6 +35,7 @@ pub(super) async fn health(State(api): State<Arc<Api>>) -> Json<Value> {
 
 pub(super) async fn pools(State(api): State<Arc<Api>>) -> Json<Value> {
     let followed = api.node.pool();
+    let own_key = api.node.manager.local_key();
     let list: Vec<Value> = api
         .node
         .manager
@@ -51,7 +49,9 @@ pub(super) async fn pools(State(api): State<Arc<Api>>) -> Json<Value> {
                 "stratum_url": a.stratum_url,
                 "fee_bps": a.fee.bps(),
                 "owner": a.owner.to_hex(),
-                "source": match p.source { Source::Network => "dht", Source::Cache => "cache" },
+                // The node's cache holds what it announced and what it
+                // read from the DHT; nothing else fills it.
+                "source": if a.owner == own_key { "announced" } else { "dht" },
                 "p2p": true,
                 "followed": Some(a.id) == followed,
                 "chain": chain_params(&a.chain),

@@ -34,7 +34,7 @@ impl CappedListener {
 
     /// The same, failing a connection's write (`TimedOut`) once its
     /// writes have made no progress for `limit`: its client stopped
-    /// reading.
+    /// reading. (A zero `limit` fails every write that has to wait.)
     pub fn with_write_timeout(mut self, limit: Duration) -> Self {
         self.write_timeout = Some(limit);
         self
@@ -47,8 +47,10 @@ pub struct CappedStream {
     io: TcpStream,
     _permit: OwnedSemaphorePermit,
     write_timeout: Option<Duration>,
-    /// Running while writes wait on a full socket.
-    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The write deadline, kept between stalls and reset at each.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Whether a write is waiting on a full socket now.
+    stalled: bool,
 }
 
 impl CappedStream {
@@ -63,13 +65,17 @@ impl CappedStream {
             return poll;
         };
         if poll.is_ready() {
-            self.stalled = None;
+            self.stalled = false;
             return poll;
         }
-        let stalled = self
-            .stalled
+        let deadline = self
+            .deadline
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
-        match stalled.as_mut().poll(cx) {
+        if !self.stalled {
+            self.stalled = true;
+            deadline.as_mut().reset(tokio::time::Instant::now() + limit);
+        }
+        match deadline.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
                 std::io::ErrorKind::TimedOut,
                 "the client stopped reading",
@@ -96,7 +102,8 @@ impl axum::serve::Listener for CappedListener {
                 io,
                 _permit: permit,
                 write_timeout: self.write_timeout,
-                stalled: None,
+                deadline: None,
+                stalled: false,
             },
             addr,
         )
@@ -128,8 +135,7 @@ impl AsyncWrite for CappedStream {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        let poll = Pin::new(&mut self.io).poll_flush(cx);
-        self.watch_write(cx, poll)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

@@ -83,7 +83,8 @@ pub struct ApiConfig {
     /// Event streams open at once. Default:
     /// [`DEFAULT_MAX_EVENT_STREAMS`].
     pub max_event_streams: usize,
-    /// How long [`serve`] gives a connection to send a request's head,
+    /// How long [`serve`] gives a connection to send a request's head
+    /// (unused by [`router`], whose server reads the heads),
     /// counted from when it waits for one (an idle connection is closed
     /// after it; an answer being streamed is not cut). Default:
     /// [`DEFAULT_HEADER_READ_TIMEOUT`].
@@ -93,7 +94,8 @@ pub struct ApiConfig {
     pub body_read_timeout: Duration,
     /// How long writes to a client may make no progress before [`serve`]
     /// drops its connection (a client that stopped reading an answer or
-    /// an event stream). Default: [`DEFAULT_WRITE_TIMEOUT`].
+    /// an event stream, once the sockets' buffers are full; unused by
+    /// [`router`]). Default: [`DEFAULT_WRITE_TIMEOUT`].
     pub write_timeout: Duration,
 }
 
@@ -189,16 +191,31 @@ pub fn default_hosts(addr: SocketAddr) -> Vec<String> {
 /// streams end when the node stops; [`serve`] also ends them when the
 /// server shuts down. A program serving the routes with its own server
 /// takes [`router_with_closer`] to end them at its shutdown.
-pub fn router(node: Arc<PoolNode>, config: ApiConfig) -> Router {
-    app(node, config).0
+///
+/// # Errors
+///
+/// `InvalidInput`, naming the field, when `config.body_read_timeout` is
+/// zero or over [`MAX_TIMEOUT`] (the header-read and write timeouts are
+/// [`serve`]'s, unused here).
+pub fn router(node: Arc<PoolNode>, config: ApiConfig) -> std::io::Result<Router> {
+    config.check_timeouts()?;
+    Ok(app(node, config).0)
 }
 
 /// [`router`], and what ends its event streams: call
 /// [`StreamCloser::close`] when the server serving the routes shuts down,
 /// so its graceful shutdown does not wait on them.
-pub fn router_with_closer(node: Arc<PoolNode>, config: ApiConfig) -> (Router, StreamCloser) {
+///
+/// # Errors
+///
+/// As [`router`].
+pub fn router_with_closer(
+    node: Arc<PoolNode>,
+    config: ApiConfig,
+) -> std::io::Result<(Router, StreamCloser)> {
+    config.check_timeouts()?;
     let (router, api) = app(node, config);
-    (router, StreamCloser(api.closing.clone()))
+    Ok((router, StreamCloser(api.closing.clone())))
 }
 
 /// Ends the event streams of a [`router_with_closer`]'s routes.
@@ -246,7 +263,7 @@ fn app(node: Arc<PoolNode>, config: ApiConfig) -> (Router, Arc<Api>) {
         .method_not_allowed_fallback(|| async {
             ApiError(
                 StatusCode::METHOD_NOT_ALLOWED,
-                "method not allowed here (admin actions are POST)".into(),
+                "method not allowed: admin actions are POST, everything else GET".into(),
             )
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -418,6 +435,67 @@ pub async fn serve(
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown()).await;
     connections.shutdown().await;
     Ok(())
+}
+
+/// An API server on its own task: [`serve`] on a bound address until
+/// [`ApiServer::stop`].
+#[derive(Debug)]
+pub struct ApiServer {
+    addr: SocketAddr,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl ApiServer {
+    /// Binds `addr` (port 0 picks a free one) and serves `node`'s API
+    /// there, with [`ApiConfig::new`] for the bound address changed by
+    /// `configure`.
+    ///
+    /// # Errors
+    ///
+    /// The bind's, or `InvalidInput` naming a timeout out of range.
+    pub async fn start(
+        node: Arc<PoolNode>,
+        addr: SocketAddr,
+        configure: impl FnOnce(&mut ApiConfig),
+    ) -> std::io::Result<ApiServer> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let mut config = ApiConfig::new(addr);
+        configure(&mut config);
+        config.check_timeouts()?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(serve(node, listener, config, async move {
+            let _ = stopped.await;
+        }));
+        Ok(ApiServer { addr, stop, task })
+    }
+
+    /// Where it listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The dashboard's URL, `http://<addr>/`.
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// Shuts the server down and waits until [`serve`] returned (at most
+    /// [`SHUTDOWN_GRACE`] after open requests).
+    ///
+    /// # Errors
+    ///
+    /// What `serve` returned, or `Other` if its task panicked.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(served) => served,
+            Err(e) => Err(std::io::Error::other(format!(
+                "the API server task failed: {e}"
+            ))),
+        }
+    }
 }
 
 /// The node's metrics and libp2p's, in Prometheus' text format.

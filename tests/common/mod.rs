@@ -213,44 +213,18 @@ impl MiningNode {
     }
 }
 
-/// A node's API served on a loopback port (`chiral_pool::api::serve`)
-/// until [`ServedApi::stop`].
-pub struct ServedApi {
-    /// Where it listens.
-    pub addr: std::net::SocketAddr,
-    stop: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+/// A node's API served on a free loopback port.
+pub async fn serve_api(
+    node: Arc<chiral_pool::node::PoolNode>,
+    configure: impl FnOnce(&mut chiral_pool::api::ApiConfig),
+) -> chiral_pool::api::ApiServer {
+    let any = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+    chiral_pool::api::ApiServer::start(node, any, configure)
+        .await
+        .expect("serving the API")
 }
 
-impl ServedApi {
-    /// Serves `node`'s API with the default configuration for its port,
-    /// changed by `configure`.
-    pub async fn start(
-        node: Arc<chiral_pool::node::PoolNode>,
-        configure: impl FnOnce(&mut chiral_pool::api::ApiConfig),
-    ) -> ServedApi {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("bound");
-        let mut config = chiral_pool::api::ApiConfig::new(addr);
-        configure(&mut config);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(chiral_pool::api::serve(
-            node,
-            listener,
-            config,
-            async move {
-                let _ = stopped.await;
-            },
-        ));
-        ServedApi { addr, stop, task }
-    }
-
-    /// Shuts the server down; whether `serve` returned (Ok) within
-    /// `limit`.
-    pub async fn stop(self, limit: std::time::Duration) -> bool {
-        let _ = self.stop.send(());
-        matches!(tokio::time::timeout(limit, self.task).await, Ok(Ok(Ok(()))))
-    }
+/// Stops `server`; whether `serve` returned (Ok) within `limit`.
+pub async fn stop_api(server: chiral_pool::api::ApiServer, limit: std::time::Duration) -> bool {
+    matches!(tokio::time::timeout(limit, server.stop()).await, Ok(Ok(())))
 }
