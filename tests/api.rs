@@ -507,37 +507,24 @@ async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
         "keep-alive connection cut"
     );
 
-    // A body that never comes in full is answered 408, and the slot freed.
-    let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "POST /api/v1/admin/republish HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100\r\n\r\n{{\"pool\""
-    );
-    slow.write_all(request.as_bytes()).await.expect("write");
-    let n = tokio::time::timeout(limit, slow.read(&mut head))
-        .await
-        .expect("answered in time")
-        .expect("a reply");
-    assert!(
-        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 408"),
-        "{}",
-        String::from_utf8_lossy(&head[..n])
-    );
-    assert!(closed_by_server(&mut slow, limit).await, "slow body cut");
-    // A chunked body, of no announced length, that stalls: 408 too.
-    let mut chunked = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!(
-        "POST /api/v1/admin/republish HTTP/1.1\r\nHost: {addr}\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
-    );
-    chunked.write_all(request.as_bytes()).await.expect("write");
-    let n = tokio::time::timeout(limit, chunked.read(&mut head))
-        .await
-        .expect("answered in time")
-        .expect("a reply");
-    assert!(
-        String::from_utf8_lossy(&head[..n]).starts_with("HTTP/1.1 408"),
-        "{}",
-        String::from_utf8_lossy(&head[..n])
-    );
+    // A body that never comes in full is answered 408, and the slot
+    // freed; a chunked one, of no announced length, too.
+    let post = format!("POST /api/v1/admin/republish HTTP/1.1\r\nHost: {addr}\r\n");
+    for stalled_body in [
+        "Content-Length: 100\r\n\r\n{\"pool\"",
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nab",
+    ] {
+        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let request = format!("{post}{stalled_body}");
+        slow.write_all(request.as_bytes()).await.expect("write");
+        let n = tokio::time::timeout(limit, slow.read(&mut head))
+            .await
+            .expect("answered in time")
+            .expect("a reply");
+        let reply = String::from_utf8_lossy(&head[..n]);
+        assert!(reply.starts_with("HTTP/1.1 408"), "{stalled_body}: {reply}");
+        assert!(closed_by_server(&mut slow, limit).await, "slow body cut");
+    }
 
     // A client that never reads: pipelined requests for the metrics fill
     // the sockets until the server's writes stall; past the write timeout
