@@ -403,9 +403,7 @@ async fn every_endpoint_answers_and_bad_input_is_a_json_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_returns_at_shutdown_whatever_clients_hold() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
-        .await
-        .expect("node");
+    let node = lone_node().await;
     let server = serve_api(node.clone(), |_| {}).await;
     let addr = server.addr();
     let mut stalled = tokio::net::TcpStream::connect(addr).await.expect("connect");
@@ -456,9 +454,7 @@ async fn closed_by_server(socket: &mut tokio::net::TcpStream, limit: Duration) -
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
-        .await
-        .expect("node");
+    let node = lone_node().await;
     let server = serve_api(node.clone(), |config| {
         config.max_connections = 3;
         // Long enough for every request's head below to arrive whole on
@@ -559,9 +555,7 @@ async fn slow_and_idle_clients_are_cut_but_event_streams_stay() {
 /// A timeout of zero is refused, naming the field.
 #[tokio::test]
 async fn serve_refuses_a_zero_timeout() {
-    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
-        .await
-        .expect("node");
+    let node = lone_node().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -579,9 +573,7 @@ async fn serve_refuses_a_zero_timeout() {
 /// closer, without stopping the node.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_closer_ends_the_event_streams_of_an_embedded_router() {
-    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
-        .await
-        .expect("node");
+    let node = lone_node().await;
     let (app, closer) = chiral_pool::api::router_with_closer(
         node.clone(),
         ApiConfig::new(HOST.parse().expect("addr")),
@@ -606,9 +598,7 @@ async fn the_closer_ends_the_event_streams_of_an_embedded_router() {
 /// A body of unknown length is read no further than the cap: 413.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_streamed_body_over_the_cap_is_refused() {
-    let node = PoolNode::start(NodeConfig::new(Keypair::generate()))
-        .await
-        .expect("node");
+    let node = lone_node().await;
     let token = AdminToken::generate();
     let config = ApiConfig::new(HOST.parse().expect("addr")).with_admin(token.clone());
     let app = router(node.clone(), config).expect("a router");
@@ -623,4 +613,11 @@ async fn a_streamed_body_over_the_cap_is_refused() {
     let response = app.oneshot(request).await.expect("answered");
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     node.shutdown().await;
+}
+
+/// A node of no pool, serving no miners.
+async fn lone_node() -> std::sync::Arc<PoolNode> {
+    PoolNode::start(NodeConfig::new(Keypair::generate()))
+        .await
+        .expect("node")
 }
