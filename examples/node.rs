@@ -9,7 +9,7 @@
 //! block's window in its coinbase; `--bitcoind URL` mines Bitcoin Core's
 //! chain (or the `chain` example's) instead of a synthetic one.
 
-use chiral_pool::api::{AdminToken, ApiConfig, TOKEN_FILE};
+use chiral_pool::api::{AdminToken, ApiServer, TOKEN_FILE};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -226,29 +226,26 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let node = PoolNode::start(config).await?;
-    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let api = match args.http {
         Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            let bound = listener.local_addr()?;
-            let mut api = ApiConfig::new(bound);
+            let token = match &args.data_dir {
+                Some(dir) => Some(AdminToken::load_or_create(dir)?),
+                None => None,
+            };
+            let server = ApiServer::start(node.clone(), addr, |api| {
+                api.admin_token = token;
+            })
+            .await?;
             if let Some(dir) = &args.data_dir {
-                let token = AdminToken::load_or_create(dir)?;
                 println!(
                     "admin actions: POST with -H \"Authorization: Bearer $(cat {})\"",
                     dir.join(TOKEN_FILE).display()
                 );
-                api = api.with_admin(token);
             }
-            println!("dashboard: http://{bound}/");
+            let bound = server.addr();
+            println!("dashboard: {}", server.url());
             println!("api: http://{bound}/api/v1/health  metrics: http://{bound}/metrics");
-            let node = node.clone();
-            Some(tokio::spawn(async move {
-                chiral_pool::api::serve(node, listener, api, async move {
-                    let _ = api_stopped.await;
-                })
-                .await
-            }))
+            Some(server)
         }
         None => None,
     };
@@ -310,9 +307,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     for b in &balances.accounts {
         println!("    {:<24} {:>16} atoms", b.payout, b.credited);
     }
-    let _ = stop_api.send(());
     if let Some(api) = api {
-        let _ = api.await;
+        let _ = api.stop().await;
     }
     node.shutdown().await;
     Ok(())

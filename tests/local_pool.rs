@@ -1,6 +1,8 @@
 //! The README's main job in a short mode: blocks are found, every node
 //! discovers the pool and computes the same conserving splits.
 
+mod common;
+
 use std::time::Duration;
 
 use chiral_pool::demo::{run_local_pool, LocalPoolConfig};
@@ -19,16 +21,10 @@ async fn the_local_pool_network_pays_identically_on_every_node() {
     let report = run_local_pool(config, |_| {})
         .await
         .expect("network starts");
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    common::assert_settled_everywhere(&report, 2);
     assert!(report.blocks_found >= 2);
     assert!(report.shares_accepted > 0);
     for node in &report.nodes {
-        assert!(
-            node.blocks.len() >= 2,
-            "node {} settled {}",
-            node.index,
-            node.blocks.len()
-        );
         assert!(node.pools_discovered.iter().any(|p| p == "local-demo"));
         assert!(node.ledger_ok);
         for (b, block) in node.blocks.iter().take(2).enumerate() {

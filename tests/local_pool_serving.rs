@@ -3,6 +3,8 @@
 //! while it runs, and it stops when told. A test binary of its own, so its
 //! miners do not share the two cores with the other local pool test's.
 
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -64,15 +66,7 @@ async fn the_serving_local_pool_runs_until_stopped() {
         .await
         .expect("stopped once two blocks settled")
         .expect("network starts");
-    assert!(report.problems.is_empty(), "{:?}", report.problems);
-    for node in &report.nodes {
-        assert!(
-            node.blocks.len() >= 2,
-            "node {} settled {}",
-            node.index,
-            node.blocks.len()
-        );
-    }
+    common::assert_settled_everywhere(&report, 2);
     let answers = answers.lock().unwrap_or_else(|e| e.into_inner()).clone();
     assert_eq!(answers.len(), 2, "{answers:?}");
     assert!(

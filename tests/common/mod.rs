@@ -228,3 +228,17 @@ pub async fn serve_api(
 pub async fn stop_api(server: chiral_pool::api::ApiServer, limit: std::time::Duration) -> bool {
     matches!(tokio::time::timeout(limit, server.stop()).await, Ok(Ok(())))
 }
+
+/// Asserts a local pool run reported no problem and every node settled
+/// at least `blocks` blocks.
+pub fn assert_settled_everywhere(report: &chiral_pool::demo::LocalPoolReport, blocks: usize) {
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    for node in &report.nodes {
+        assert!(
+            node.blocks.len() >= blocks,
+            "node {} settled {}",
+            node.index,
+            node.blocks.len()
+        );
+    }
+}
